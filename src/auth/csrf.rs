@@ -1,0 +1,56 @@
+//! CSRF protection for every state-changing request of the console: the form field
+//! `csrf_token` (or the `X-CSRF-Token` header) must equal the session's token. The token is
+//! per session and compared in constant time. The JSON API under `/api/` authenticates with
+//! bearer tokens, not cookies, and is exempt.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{Error, ResponseError};
+use subtle::ConstantTimeEq;
+
+use super::session::TypedSession;
+use crate::error::AppError;
+
+pub const FORM_FIELD: &str = "csrf_token";
+pub const HEADER: &str = "x-csrf-token";
+
+pub async fn verify_csrf(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe_method || req.path().starts_with("/api/") {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let expected = TypedSession::of(&req).existing_csrf_token();
+    let provided = match req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
+        Some(token) => Some(token.to_owned()),
+        None => {
+            let body = req.extract::<Bytes>().await?;
+            let token = form_token(&body);
+            // Hand the body back so the handler can read the form.
+            req.set_payload(Payload::from(body));
+            token
+        }
+    };
+    let valid = match (expected, provided) {
+        (Some(expected), Some(provided)) => bool::from(expected.as_bytes().ct_eq(provided.as_bytes())),
+        _ => false,
+    };
+    if !valid {
+        tracing::warn!(path = %req.path(), "refused a request with a missing or wrong CSRF token");
+        return Ok(req.into_response(AppError::Csrf.error_response()));
+    }
+    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+}
+
+fn form_token(body: &[u8]) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(name, _)| name == FORM_FIELD)
+        .map(|(_, value)| value)
+}

@@ -1,0 +1,9 @@
+//! Who is asking and what they may do: password hashing, the session, sign-in throttling,
+//! the role guard and CSRF protection.
+
+pub mod csrf;
+pub mod current_user;
+pub mod guard;
+pub mod password;
+pub mod session;
+pub mod throttle;

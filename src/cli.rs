@@ -1,0 +1,220 @@
+//! The `herald` command line: `serve` (the default), `migrate` and `user …`.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::accounts;
+use crate::auth::password::hash_password;
+use crate::config::Settings;
+use crate::db::{self, Database};
+use crate::domain::password::NewPassword;
+use crate::domain::role::Role;
+use crate::domain::secret_key::SecretKey;
+use crate::domain::username::Username;
+use crate::model::PageRequest;
+use crate::model::audit::Actor;
+use crate::model::user;
+use crate::startup::Application;
+
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about = "Webhook admin console and delivery service for learning platforms")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the admin console (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage console users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is asked on the terminal, or read from stdin.
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (ends their open sessions).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user (ends their open sessions).
+    Disable { name: String },
+    /// Enable a disabled user.
+    Enable { name: String },
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    raw.parse()
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            let database = Database::open(&settings)?;
+            let pool = db::build_pool(&database.url, 1)?;
+            db::run_migrations(&mut pool.get()?)?;
+            println!("Migrations are up to date.");
+            Ok(())
+        }
+        Command::User(command) => run_user_command(&settings, command),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let database = Database::open(&settings)?;
+    let pool = db::build_pool(&database.url, settings.db_pool_size)?;
+    db::run_migrations(&mut pool.get()?)?;
+    let secret = match &settings.secret_key {
+        Some(key) => key.clone(),
+        None => {
+            if settings.database_url.is_some() {
+                tracing::warn!(
+                    "HERALD_SECRET_KEY is not set: using the key kept in {}; every Herald process sharing this database needs the same key",
+                    settings.data_dir.display()
+                );
+            }
+            SecretKey::load_or_create(&settings.data_dir)?
+        }
+    };
+    let first_admin = accounts::bootstrap_first_admin(
+        &mut *pool.get()?,
+        settings.admin_password.as_ref().map(|p| p.expose_secret()),
+    )?;
+    let bind = settings.bind;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let result = runtime.block_on(async move {
+        let app = Application::build(settings, pool, secret).await?;
+        let url = format!("http://{}:{}", bind.ip(), app.port());
+        if let Some(admin) = first_admin {
+            print_first_admin(&admin, &url);
+        }
+        println!("Herald is serving the console on {url}/");
+        app.run_until_stopped().await?;
+        Ok::<_, anyhow::Error>(())
+    });
+    tracing::info!("stopped serving; shutting down");
+    drop(database);
+    result
+}
+
+fn print_first_admin(admin: &accounts::FirstAdmin, url: &str) {
+    let password = admin
+        .generated_password
+        .as_ref()
+        .map_or("(the value of HERALD_ADMIN_PASSWORD)", |p| p.expose());
+    println!("================================================================");
+    println!(" Herald created the first admin account. It is shown only once.");
+    println!("   username: {}", admin.username);
+    println!("   password: {password}");
+    println!(" Sign in at {url}/login, then add your own users.");
+    println!("================================================================");
+}
+
+fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let database = Database::open(settings)?;
+    let pool = db::build_pool(&database.url, 1)?;
+    let mut conn = pool.get()?;
+    db::run_migrations(&mut conn)?;
+    let actor = Actor::command_line();
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
+            let username = Username::parse(&name).map_err(|problem| anyhow::anyhow!("username: {problem}"))?;
+            let password = read_new_password(password_stdin)?;
+            let created = accounts::create_user(&mut conn, &actor, &username, role, &hash_password(&password))?;
+            println!("Added {} as {}.", created.username, created.role);
+        }
+        UserCommand::Passwd { name, password_stdin } => {
+            let account = find_user(&mut conn, &name)?;
+            let password = read_new_password(password_stdin)?;
+            accounts::reset_password(&mut conn, &actor, account.id, &hash_password(&password))?;
+            println!("Changed the password of {}; their open sessions have ended.", account.username);
+        }
+        UserCommand::List => {
+            let mut page = PageRequest::new(Some(1), 500);
+            println!("{:<32} {:<8} {:<9} LAST SIGN-IN", "USERNAME", "ROLE", "STATUS");
+            loop {
+                let users = user::list(&mut conn, page)?;
+                for account in &users.items {
+                    println!(
+                        "{:<32} {:<8} {:<9} {}",
+                        account.username,
+                        account.role,
+                        if account.is_disabled() { "disabled" } else { "active" },
+                        account
+                            .last_login_at
+                            .map_or("never".to_owned(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                    );
+                }
+                if !users.has_next() {
+                    break;
+                }
+                page.number += 1;
+            }
+        }
+        UserCommand::Disable { name } => {
+            let account = find_user(&mut conn, &name)?;
+            accounts::set_disabled(&mut conn, &actor, account.id, true)?;
+            println!("Disabled {}; their open sessions have ended.", account.username);
+        }
+        UserCommand::Enable { name } => {
+            let account = find_user(&mut conn, &name)?;
+            accounts::set_disabled(&mut conn, &actor, account.id, false)?;
+            println!("Enabled {}.", account.username);
+        }
+    }
+    Ok(())
+}
+
+fn find_user(conn: &mut diesel::PgConnection, name: &str) -> anyhow::Result<user::User> {
+    let username = Username::parse(name).map_err(|problem| anyhow::anyhow!("username: {problem}"))?;
+    user::find_by_username(conn, &username)?.ok_or_else(|| anyhow::anyhow!("no user named {username}"))
+}
+
+/// From stdin's first line with `--password-stdin`, else asked twice on the terminal.
+fn read_new_password(from_stdin: bool) -> anyhow::Result<NewPassword> {
+    let raw = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            bail!("no terminal to ask for the password on: pass --password-stdin and pipe it in");
+        }
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat the password: ")?;
+        if first != second {
+            bail!("the two passwords differ");
+        }
+        first
+    };
+    NewPassword::parse(&raw).map_err(|problem| anyhow::anyhow!("password: {problem}"))
+}

@@ -1,0 +1,226 @@
+//! Settings read from the environment once at start, validated with clear errors.
+//! Secrets are wrapped in `SecretString`, so `Debug` output and logs never show them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::domain::secret_key::SecretKey;
+
+/// Everything Herald needs to run, parsed from `HERALD_*` variables and `DATABASE_URL`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None` = run on the embedded PostgreSQL cluster under `data_dir`.
+    pub database_url: Option<SecretString>,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None` = generated once and kept in `data_dir/secret.key`.
+    pub secret_key: Option<SecretKey>,
+    pub cookie_secure: bool,
+    pub session_idle_timeout: Duration,
+    pub db_pool_size: u32,
+    /// HTTP worker threads; defaults to the number of cores.
+    pub http_workers: usize,
+    pub login_throttle: LoginThrottle,
+    pub admin_password: Option<SecretString>,
+}
+
+/// How many failed sign-ins are tolerated before further attempts are refused.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginThrottle {
+    pub max_failures_per_username: i64,
+    pub max_failures_per_ip: i64,
+    pub window: Duration,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self {
+            max_failures_per_username: 5,
+            max_failures_per_ip: 20,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {name} {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let throttle_defaults = LoginThrottle::default();
+        Ok(Self {
+            database_url: get("DATABASE_URL").map(SecretString::from),
+            bind: parse_or("HERALD_BIND", get("HERALD_BIND"), "127.0.0.1:8080".parse().unwrap())?,
+            data_dir: get("HERALD_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("./herald-data")),
+            secret_key: get("HERALD_SECRET_KEY")
+                .map(|raw| {
+                    SecretKey::parse(&raw).map_err(|problem| ConfigError {
+                        name: "HERALD_SECRET_KEY",
+                        problem,
+                    })
+                })
+                .transpose()?,
+            cookie_secure: parse_bool("HERALD_COOKIE_SECURE", get("HERALD_COOKIE_SECURE"), true)?,
+            session_idle_timeout: Duration::from_secs(
+                60 * positive(
+                    "HERALD_SESSION_IDLE_MINUTES",
+                    parse_or("HERALD_SESSION_IDLE_MINUTES", get("HERALD_SESSION_IDLE_MINUTES"), 480u64)?,
+                )?,
+            ),
+            db_pool_size: positive(
+                "HERALD_DB_POOL_SIZE",
+                parse_or("HERALD_DB_POOL_SIZE", get("HERALD_DB_POOL_SIZE"), 10u32)?,
+            )?,
+            http_workers: positive(
+                "HERALD_HTTP_WORKERS",
+                parse_or(
+                    "HERALD_HTTP_WORKERS",
+                    get("HERALD_HTTP_WORKERS"),
+                    std::thread::available_parallelism().map_or(2, |n| n.get()),
+                )?,
+            )?,
+            login_throttle: LoginThrottle {
+                max_failures_per_username: positive(
+                    "HERALD_LOGIN_MAX_FAILURES",
+                    parse_or(
+                        "HERALD_LOGIN_MAX_FAILURES",
+                        get("HERALD_LOGIN_MAX_FAILURES"),
+                        throttle_defaults.max_failures_per_username,
+                    )?,
+                )?,
+                ..throttle_defaults
+            },
+            admin_password: get("HERALD_ADMIN_PASSWORD").map(SecretString::from),
+        })
+    }
+
+    /// Settings for a process that talks to `database_url` and binds an ephemeral port.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            database_url: Some(SecretString::from(database_url.to_owned())),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            data_dir: PathBuf::from("./herald-data"),
+            secret_key: Some(SecretKey::generate()),
+            cookie_secure: false,
+            session_idle_timeout: Duration::from_secs(8 * 3600),
+            db_pool_size: 4,
+            http_workers: 1,
+            login_throttle: LoginThrottle::default(),
+            admin_password: None,
+        }
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    name: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|err| ConfigError {
+            name,
+            problem: format!("is not valid ({err}): {raw:?}"),
+        }),
+    }
+}
+
+fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            name,
+            problem: "must be greater than zero".into(),
+        })
+    }
+}
+
+fn parse_bool(name: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(|raw| raw.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(value) => match value.as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError {
+                name,
+                problem: format!("must be true or false, not {value:?}"),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert!(s.database_url.is_none());
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./herald-data"));
+        assert!(s.cookie_secure);
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(8 * 3600));
+    }
+
+    #[test]
+    fn a_bad_bind_address_names_the_variable() {
+        let err = settings(&[("HERALD_BIND", "nowhere")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_BIND");
+    }
+
+    #[test]
+    fn cookie_secure_accepts_false_and_rejects_garbage() {
+        assert!(!settings(&[("HERALD_COOKIE_SECURE", "false")]).unwrap().cookie_secure);
+        assert!(settings(&[("HERALD_COOKIE_SECURE", "perhaps")]).is_err());
+    }
+
+    #[test]
+    fn a_short_secret_key_is_rejected() {
+        let err = settings(&[("HERALD_SECRET_KEY", "short")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_SECRET_KEY");
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://u:hunter2hunter2@h/db"),
+            ("HERALD_SECRET_KEY", "k3y-material-that-is-long-enough-0123456789"),
+            ("HERALD_ADMIN_PASSWORD", "adminpassword-visible?"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("k3y-material"), "{debug}");
+        assert!(!debug.contains("adminpassword"), "{debug}");
+    }
+}

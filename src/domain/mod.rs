@@ -1,0 +1,6 @@
+//! Parsed domain types: once a value is one of these, it is valid.
+
+pub mod password;
+pub mod role;
+pub mod secret_key;
+pub mod username;

@@ -1,0 +1,16 @@
+//! Herald: a webhook admin console and delivery service for learning platforms.
+//!
+//! The binary in `main.rs` is a thin CLI over this library; tests drive the same
+//! `startup::Application` the binary serves.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod model;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,94 @@
+//! `Application::build` binds the listener (port 0 in tests, read back with `port()`) and
+//! wires middleware, state and routes.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, ResponseError, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::csrf::verify_csrf;
+use crate::config::Settings;
+use crate::db::PgPool;
+use crate::domain::secret_key::SecretKey;
+use crate::error::AppError;
+use crate::web::routes;
+use crate::web::state::AppState;
+
+pub const SESSION_COOKIE: &str = "herald_session";
+
+/// No inline script anywhere, no framing, nothing loaded from elsewhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, pool: PgPool, secret: SecretKey) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|err| anyhow::anyhow!("could not listen on {}: {err}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.http_workers;
+        let cookie_secure = settings.cookie_secure;
+        let session_key = Key::from(&secret.derive("session-cookie"));
+        let state = web::Data::new(AppState {
+            pool,
+            settings: Arc::new(settings),
+        });
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(verify_csrf))
+                .wrap(
+                    SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                        .cookie_name(SESSION_COOKIE.into())
+                        .cookie_secure(cookie_secure)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Strict)
+                        .cookie_content_security(CookieContentSecurity::Signed)
+                        .session_lifecycle(BrowserSession::default())
+                        .build(),
+                )
+                .wrap(security_headers())
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .app_data(web::QueryConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .configure(routes)
+                .default_service(web::to(|| async { AppError::NotFound.error_response() }))
+        })
+        .listen(listener)?
+        .workers(workers)
+        .shutdown_timeout(30)
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 30 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}

@@ -1,0 +1,319 @@
+//! `/users`: admins list, add, re-role, disable/enable accounts and reset passwords.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use validator::Validate;
+
+use super::forms::FieldErrors;
+use super::page::{PageContext, render, render_with, see_other};
+use super::state::AppState;
+use crate::accounts::{self, AccountError};
+use crate::auth::current_user::CurrentUser;
+use crate::auth::password::hash_password;
+use crate::auth::session::{FlashLevel, TypedSession};
+use crate::domain::password::NewPassword;
+use crate::domain::role::Role;
+use crate::domain::username::Username;
+use crate::error::AppError;
+use crate::model::user::{self, User};
+use crate::model::{PageRequest, Paged};
+
+#[derive(Template)]
+#[template(path = "users/list.html")]
+struct ListPage {
+    ctx: PageContext,
+    users: Paged<User>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<i64>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
+    let users = state.run(move |conn| user::list(conn, page)).await?;
+    render(&ListPage {
+        ctx: ctx.in_section("users"),
+        users,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "users/new.html")]
+struct NewPage {
+    ctx: PageContext,
+    form: NewUserForm,
+    errors: FieldErrors,
+    roles: [Role; 3],
+}
+
+#[derive(Debug, Default, Deserialize, Validate)]
+pub struct NewUserForm {
+    #[serde(default)]
+    #[validate(length(min = 1, max = 64, message = "Enter a username of at most 64 characters."))]
+    username: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    #[validate(length(min = 12, max = 256, message = "Use between 12 and 256 characters."))]
+    password: String,
+    #[serde(default)]
+    #[validate(must_match(other = "password", message = "The two passwords differ."))]
+    password_confirm: String,
+}
+
+pub async fn new_form(ctx: PageContext) -> Result<HttpResponse, AppError> {
+    render(&NewPage {
+        ctx: ctx.in_section("users"),
+        form: NewUserForm {
+            role: Role::Viewer.as_str().into(),
+            ..Default::default()
+        },
+        errors: FieldErrors::default(),
+        roles: Role::ALL,
+    })
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    form: web::Form<NewUserForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut form = form.into_inner();
+    let mut errors = form.validate().map_or_else(|e| FieldErrors::from_validation(&e), |_| FieldErrors::default());
+    let username = errors.check("username", || Username::parse(&form.username));
+    let role = errors.check("role", || form.role.parse::<Role>());
+    let password = errors.check("password", || NewPassword::parse(&form.password));
+
+    let rerender = |form: NewUserForm, errors: FieldErrors, ctx: PageContext| {
+        render_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &NewPage {
+                ctx: ctx.in_section("users"),
+                // Never send a password back to the browser.
+                form: NewUserForm {
+                    password: String::new(),
+                    password_confirm: String::new(),
+                    ..form
+                },
+                errors,
+                roles: Role::ALL,
+            },
+        )
+    };
+    let (Some(username), Some(role), Some(password)) = (username, role, password) else {
+        return rerender(form, errors, ctx);
+    };
+
+    let password_hash = web::block(move || hash_password(&password)).await?;
+    let actor = me.actor();
+    let name = username.clone();
+    match state
+        .attempt(move |conn| accounts::create_user(conn, &actor, &name, role, &password_hash))
+        .await?
+    {
+        Ok(created) => {
+            session.flash(
+                FlashLevel::Success,
+                format!("Added {} as {}.", created.username, created.role),
+            );
+            Ok(see_other("/users"))
+        }
+        Err(err @ AccountError::UsernameTaken(_)) => {
+            errors.add("username", err.to_string());
+            form.username = username.to_string();
+            rerender(form, errors, ctx)
+        }
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "users/show.html")]
+struct ShowPage {
+    ctx: PageContext,
+    account: User,
+    is_me: bool,
+    roles: [Role; 3],
+    role_error: Option<String>,
+    status_error: Option<String>,
+    password_errors: FieldErrors,
+}
+
+impl ShowPage {
+    fn new(ctx: PageContext, account: User, me: &CurrentUser) -> Self {
+        Self {
+            ctx: ctx.in_section("users"),
+            is_me: account.id == me.id,
+            account,
+            roles: Role::ALL,
+            role_error: None,
+            status_error: None,
+            password_errors: FieldErrors::default(),
+        }
+    }
+}
+
+async fn load(state: &AppState, id: i64) -> Result<User, AppError> {
+    state.run(move |conn| user::find(conn, id)).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let account = load(&state, id.into_inner()).await?;
+    render(&ShowPage::new(ctx, account, &me))
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn change_role(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    id: web::Path<i64>,
+    form: web::Form<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let account = load(&state, id).await?;
+    let role = match form.role.parse::<Role>() {
+        Ok(role) => role,
+        Err(message) => {
+            let mut page = ShowPage::new(ctx, account, &me);
+            page.role_error = Some(message);
+            return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+    let actor = me.actor();
+    match state.attempt(move |conn| accounts::change_role(conn, &actor, id, role)).await? {
+        Ok(updated) => {
+            session.flash(FlashLevel::Success, format!("{} is now {}.", updated.username, updated.role));
+            // An admin who gave up the role can no longer see the users pages.
+            let back = if updated.id == me.id && role != Role::Admin { "/".to_owned() } else { format!("/users/{id}") };
+            Ok(see_other(&back))
+        }
+        Err(AccountError::LastAdmin) => {
+            let mut page = ShowPage::new(ctx, account, &me);
+            page.role_error = Some(AccountError::LastAdmin.to_string());
+            render_with(StatusCode::CONFLICT, &page)
+        }
+        Err(AccountError::NotFound) => Err(AppError::NotFound),
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+pub async fn disable(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_disabled(state, ctx, me, session, id.into_inner(), true).await
+}
+
+pub async fn enable(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_disabled(state, ctx, me, session, id.into_inner(), false).await
+}
+
+async fn set_disabled(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    id: i64,
+    disabled: bool,
+) -> Result<HttpResponse, AppError> {
+    let account = load(&state, id).await?;
+    let actor = me.actor();
+    match state.attempt(move |conn| accounts::set_disabled(conn, &actor, id, disabled)).await? {
+        Ok(updated) => {
+            let verb = if disabled { "disabled; their sessions have ended" } else { "enabled" };
+            session.flash(FlashLevel::Success, format!("{} is {verb}.", updated.username));
+            Ok(see_other(&format!("/users/{id}")))
+        }
+        Err(AccountError::LastAdmin) => {
+            let mut page = ShowPage::new(ctx, account, &me);
+            page.status_error = Some(AccountError::LastAdmin.to_string());
+            render_with(StatusCode::CONFLICT, &page)
+        }
+        Err(AccountError::NotFound) => Err(AppError::NotFound),
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+#[derive(Deserialize, Validate)]
+pub struct PasswordForm {
+    #[serde(default)]
+    #[validate(length(min = 12, max = 256, message = "Use between 12 and 256 characters."))]
+    password: String,
+    #[serde(default)]
+    #[validate(must_match(other = "password", message = "The two passwords differ."))]
+    password_confirm: String,
+}
+
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    id: web::Path<i64>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let account = load(&state, id).await?;
+    let form = form.into_inner();
+    let mut errors = form.validate().map_or_else(|e| FieldErrors::from_validation(&e), |_| FieldErrors::default());
+    let Some(password) = errors.check("password", || NewPassword::parse(&form.password)) else {
+        let mut page = ShowPage::new(ctx, account, &me);
+        page.password_errors = errors;
+        return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    let password_hash = web::block(move || hash_password(&password)).await?;
+    let actor = me.actor();
+    let updated = state
+        .attempt(move |conn| accounts::reset_password(conn, &actor, id, &password_hash))
+        .await?
+        .map_err(|err| match err {
+            AccountError::NotFound => AppError::NotFound,
+            other => unexpected(other),
+        })?;
+    if updated.id == me.id {
+        // Keep the admin who changed their own password signed in on this browser.
+        session
+            .log_in(updated.id, updated.session_version, chrono::Utc::now().timestamp())
+            .map_err(|err| AppError::Unexpected(anyhow::anyhow!("could not renew the session: {err}")))?;
+    }
+    session.flash(
+        FlashLevel::Success,
+        format!("The password of {} was reset; their other sessions have ended.", updated.username),
+    );
+    Ok(see_other(&format!("/users/{id}")))
+}
+
+fn unexpected(err: AccountError) -> AppError {
+    AppError::Unexpected(anyhow::Error::new(err))
+}
