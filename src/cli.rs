@@ -109,6 +109,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("could not start the async runtime")?;
     let result = runtime.block_on(async move {
         let app = Application::build(settings, pool, secret).await?;
+        app.stop_on_signal()?;
         let url = format!("http://{}:{}", bind.ip(), app.port());
         if let Some(admin) = first_admin {
             print_first_admin(&admin, &url);

@@ -70,12 +70,32 @@ impl Application {
         .listen(listener)?
         .workers(workers)
         .shutdown_timeout(30)
+        // The caller owns signal handling (see `stop_on_signal`), installed before it
+        // announces readiness, so an early SIGTERM is never missed.
+        .disable_signals()
         .run();
         Ok(Self { port, server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// On SIGINT or SIGTERM, stop accepting and finish in-flight requests (up to 30 s).
+    pub fn stop_on_signal(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::info!("stop requested; finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        Ok(())
     }
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 30 s).

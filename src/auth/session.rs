@@ -85,7 +85,7 @@ impl TypedSession {
     /// attacker planted before sign-in survives it.
     pub fn log_in(&self, user_id: i64, session_version: i32, now: i64) -> Result<(), actix_session::SessionInsertError> {
         let flashes = self.take_flashes();
-        self.0.purge();
+        self.0.clear();
         self.0.renew();
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(SESSION_VERSION, session_version)?;

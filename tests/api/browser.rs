@@ -1,0 +1,147 @@
+//! End to end in headless Chromium: sign in, add a viewer (with a mistake first), sign out.
+//! Screenshots land in `target/screenshots/`. Skipped with a reason only when Chromium is
+//! missing outside CI; with `CI=true` it must run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use herald::domain::role::Role;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+pub struct Chrome {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Chrome {
+    /// Starts chromedriver and a headless Chromium session, or explains why it can't.
+    pub async fn start() -> Option<Self> {
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(Path::new).find(|p| p.exists());
+        let driver = ["/usr/bin/chromedriver"].into_iter().map(Path::new).find(|p| p.exists());
+        let (Some(chromium), Some(driver)) = (chromium, driver) else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but Chromium or chromedriver is missing: .ci/run must install them");
+            }
+            eprintln!("skipping the browser test: install chromium and chromium-driver to run it");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("could not start chromedriver");
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{webdriver}/status")).await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap().keep();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .expect("could not open a Chromium session");
+        Some(Self { client, driver })
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css} on the page"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Chrome {
+    /// chromedriver takes its Chromium down with it, also when a test fails midway.
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
+    let Some(chrome) = Chrome::start().await else { return };
+    let app = spawn_app().await;
+    app.add_user("ada", Role::Admin).await;
+
+    chrome.client.goto(&format!("{}/users", app.address)).await.unwrap();
+    assert_eq!(chrome.text_of("h1").await, "Sign in to Herald");
+    chrome.screenshot("01-login").await;
+    chrome.fill("#username", "ada").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.click("form[action='/login'] button[type=submit]").await;
+
+    // Back on the page asked for before signing in.
+    assert_eq!(chrome.text_of("h1").await, "Users");
+    chrome.client.goto(&format!("{}/", app.address)).await.unwrap();
+    assert!(chrome.text_of("main").await.contains("Signed in as ada"));
+    chrome.screenshot("02-dashboard").await;
+
+    chrome.client.goto(&format!("{}/users/new", app.address)).await.unwrap();
+    chrome.fill("#username", "vera").await;
+    chrome.fill("#password", "short").await;
+    chrome.fill("#password_confirm", "short").await;
+    chrome.click("main form button[type=submit]").await;
+    assert!(chrome.text_of("#password-error").await.contains("12"));
+    chrome.screenshot("03-add-user-errors").await;
+
+    chrome.fill("#password", "vera-long-password").await;
+    chrome.fill("#password_confirm", "vera-long-password").await;
+    chrome.click("main form button[type=submit]").await;
+    assert!(chrome.text_of(".flash-success").await.contains("Added vera as viewer."));
+    assert!(chrome.text_of("table").await.contains("vera"));
+    chrome.screenshot("04-users").await;
+
+    chrome.click("form[action='/logout'] button").await;
+    assert!(chrome.text_of(".flash-success").await.contains("You have signed out."));
+    chrome.screenshot("05-signed-out").await;
+    chrome.close().await;
+}

@@ -1,0 +1,56 @@
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
+use diesel_migrations::MigrationHarness;
+use herald::db::MIGRATIONS;
+
+use crate::helpers::TestDatabase;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn table_count(conn: &mut diesel::PgConnection) -> i64 {
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+    )
+    .get_result::<Count>(conn)
+    .unwrap()
+    .n
+}
+
+#[test]
+fn every_migration_applies_and_reverts_one_by_one() {
+    let database = TestDatabase::empty();
+    let mut conn = database.connect();
+    let total = migration_dirs();
+    // Up one at a time, each adding tables…
+    let mut applied = 0;
+    while conn.has_pending_migration(MIGRATIONS).unwrap() {
+        let before = table_count(&mut conn);
+        conn.run_next_migration(MIGRATIONS).unwrap();
+        assert!(table_count(&mut conn) > before, "migration {applied} created no table");
+        applied += 1;
+    }
+    assert!(applied >= 2);
+    assert_eq!(applied, total);
+    // …then down one at a time, each removing what it added.
+    while !conn.applied_migrations().unwrap().is_empty() {
+        let before = table_count(&mut conn);
+        conn.revert_last_migration(MIGRATIONS).unwrap();
+        assert!(table_count(&mut conn) < before);
+    }
+    assert_eq!(table_count(&mut conn), 0);
+    // And up again from nothing.
+    herald::db::run_migrations(&mut conn).unwrap();
+    assert!(table_count(&mut conn) >= 3);
+}
+
+/// How many migrations the repository holds: one folder each.
+fn migration_dirs() -> usize {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().is_dir())
+        .count()
+}
