@@ -54,7 +54,12 @@ pub fn create_user(
     })
 }
 
-pub fn change_role(conn: &mut PgConnection, actor: &Actor, user_id: i64, role: Role) -> Result<User, AccountError> {
+pub fn change_role(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    user_id: i64,
+    role: Role,
+) -> Result<User, AccountError> {
     conn.transaction(|conn| {
         let current = user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
         if current.role() == role {
@@ -77,7 +82,12 @@ pub fn change_role(conn: &mut PgConnection, actor: &Actor, user_id: i64, role: R
     })
 }
 
-pub fn set_disabled(conn: &mut PgConnection, actor: &Actor, user_id: i64, disabled: bool) -> Result<User, AccountError> {
+pub fn set_disabled(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    user_id: i64,
+    disabled: bool,
+) -> Result<User, AccountError> {
     conn.transaction(|conn| {
         let current = user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
         if current.is_disabled() == disabled {
@@ -87,7 +97,11 @@ pub fn set_disabled(conn: &mut PgConnection, actor: &Actor, user_id: i64, disabl
             refuse_if_last_admin(conn, user_id)?;
         }
         let updated = user::set_disabled(conn, user_id, disabled)?;
-        let action = if disabled { "user.disabled" } else { "user.enabled" };
+        let action = if disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        };
         audit::record(conn, actor, change(action, &updated, json!({})))?;
         Ok(updated)
     })
@@ -102,7 +116,11 @@ pub fn reset_password(
     conn.transaction(|conn| {
         user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
         let updated = user::set_password_hash(conn, user_id, password_hash)?;
-        audit::record(conn, actor, change("user.password_reset", &updated, json!({})))?;
+        audit::record(
+            conn,
+            actor,
+            change("user.password_reset", &updated, json!({})),
+        )?;
         Ok(updated)
     })
 }
@@ -143,7 +161,8 @@ pub fn bootstrap_first_admin(
     use crate::domain::password::NewPassword;
     let (password, generated) = match preset_password {
         Some(raw) => (
-            NewPassword::parse(raw).map_err(|problem| anyhow::anyhow!("HERALD_ADMIN_PASSWORD: {problem}"))?,
+            NewPassword::parse(raw)
+                .map_err(|problem| anyhow::anyhow!("HERALD_ADMIN_PASSWORD: {problem}"))?,
             false,
         ),
         None => (NewPassword::generate(), true),
@@ -162,7 +181,11 @@ pub fn bootstrap_first_admin(
             audit::record(
                 conn,
                 &Actor::system(),
-                change("user.created", admin, json!({ "role": "admin", "first_start": true })),
+                change(
+                    "user.created",
+                    admin,
+                    json!({ "role": "admin", "first_start": true }),
+                ),
             )?;
         }
         Ok::<_, DieselError>(created)

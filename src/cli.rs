@@ -20,7 +20,11 @@ use crate::model::user;
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about = "Webhook admin console and delivery service for learning platforms")]
+#[command(
+    name = "herald",
+    version,
+    about = "Webhook admin console and delivery service for learning platforms"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -148,20 +152,36 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result
             role,
             password_stdin,
         } => {
-            let username = Username::parse(&name).map_err(|problem| anyhow::anyhow!("username: {problem}"))?;
+            let username =
+                Username::parse(&name).map_err(|problem| anyhow::anyhow!("username: {problem}"))?;
             let password = read_new_password(password_stdin)?;
-            let created = accounts::create_user(&mut conn, &actor, &username, role, &hash_password(&password))?;
+            let created = accounts::create_user(
+                &mut conn,
+                &actor,
+                &username,
+                role,
+                &hash_password(&password),
+            )?;
             println!("Added {} as {}.", created.username, created.role);
         }
-        UserCommand::Passwd { name, password_stdin } => {
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
             let account = find_user(&mut conn, &name)?;
             let password = read_new_password(password_stdin)?;
             accounts::reset_password(&mut conn, &actor, account.id, &hash_password(&password))?;
-            println!("Changed the password of {}; their open sessions have ended.", account.username);
+            println!(
+                "Changed the password of {}; their open sessions have ended.",
+                account.username
+            );
         }
         UserCommand::List => {
             let mut page = PageRequest::new(Some(1), 500);
-            println!("{:<32} {:<8} {:<9} LAST SIGN-IN", "USERNAME", "ROLE", "STATUS");
+            println!(
+                "{:<32} {:<8} {:<9} LAST SIGN-IN",
+                "USERNAME", "ROLE", "STATUS"
+            );
             loop {
                 let users = user::list(&mut conn, page)?;
                 for account in &users.items {
@@ -169,10 +189,14 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result
                         "{:<32} {:<8} {:<9} {}",
                         account.username,
                         account.role,
-                        if account.is_disabled() { "disabled" } else { "active" },
-                        account
-                            .last_login_at
-                            .map_or("never".to_owned(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                        if account.is_disabled() {
+                            "disabled"
+                        } else {
+                            "active"
+                        },
+                        account.last_login_at.map_or("never".to_owned(), |at| at
+                            .format("%Y-%m-%d %H:%M UTC")
+                            .to_string())
                     );
                 }
                 if !users.has_next() {
@@ -184,7 +208,10 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result
         UserCommand::Disable { name } => {
             let account = find_user(&mut conn, &name)?;
             accounts::set_disabled(&mut conn, &actor, account.id, true)?;
-            println!("Disabled {}; their open sessions have ended.", account.username);
+            println!(
+                "Disabled {}; their open sessions have ended.",
+                account.username
+            );
         }
         UserCommand::Enable { name } => {
             let account = find_user(&mut conn, &name)?;
@@ -196,8 +223,10 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result
 }
 
 fn find_user(conn: &mut diesel::PgConnection, name: &str) -> anyhow::Result<user::User> {
-    let username = Username::parse(name).map_err(|problem| anyhow::anyhow!("username: {problem}"))?;
-    user::find_by_username(conn, &username)?.ok_or_else(|| anyhow::anyhow!("no user named {username}"))
+    let username =
+        Username::parse(name).map_err(|problem| anyhow::anyhow!("username: {problem}"))?;
+    user::find_by_username(conn, &username)?
+        .ok_or_else(|| anyhow::anyhow!("no user named {username}"))
 }
 
 /// From stdin's first line with `--password-stdin`, else asked twice on the terminal.

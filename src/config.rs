@@ -64,7 +64,11 @@ impl Settings {
         let throttle_defaults = LoginThrottle::default();
         Ok(Self {
             database_url: get("DATABASE_URL").map(SecretString::from),
-            bind: parse_or("HERALD_BIND", get("HERALD_BIND"), "127.0.0.1:8080".parse().unwrap())?,
+            bind: parse_or(
+                "HERALD_BIND",
+                get("HERALD_BIND"),
+                "127.0.0.1:8080".parse().unwrap(),
+            )?,
             data_dir: get("HERALD_DATA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("./herald-data")),
@@ -80,7 +84,11 @@ impl Settings {
             session_idle_timeout: Duration::from_secs(
                 60 * positive(
                     "HERALD_SESSION_IDLE_MINUTES",
-                    parse_or("HERALD_SESSION_IDLE_MINUTES", get("HERALD_SESSION_IDLE_MINUTES"), 480u64)?,
+                    parse_or(
+                        "HERALD_SESSION_IDLE_MINUTES",
+                        get("HERALD_SESSION_IDLE_MINUTES"),
+                        480u64,
+                    )?,
                 )?,
             ),
             db_pool_size: positive(
@@ -200,7 +208,11 @@ mod tests {
 
     #[test]
     fn cookie_secure_accepts_false_and_rejects_garbage() {
-        assert!(!settings(&[("HERALD_COOKIE_SECURE", "false")]).unwrap().cookie_secure);
+        assert!(
+            !settings(&[("HERALD_COOKIE_SECURE", "false")])
+                .unwrap()
+                .cookie_secure
+        );
         assert!(settings(&[("HERALD_COOKIE_SECURE", "perhaps")]).is_err());
     }
 
@@ -214,7 +226,10 @@ mod tests {
     fn debug_output_never_shows_secrets() {
         let s = settings(&[
             ("DATABASE_URL", "postgres://u:hunter2hunter2@h/db"),
-            ("HERALD_SECRET_KEY", "k3y-material-that-is-long-enough-0123456789"),
+            (
+                "HERALD_SECRET_KEY",
+                "k3y-material-that-is-long-enough-0123456789",
+            ),
             ("HERALD_ADMIN_PASSWORD", "adminpassword-visible?"),
         ])
         .unwrap();

@@ -33,7 +33,11 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings, pool: PgPool, secret: SecretKey) -> anyhow::Result<Self> {
+    pub async fn build(
+        settings: Settings,
+        pool: PgPool,
+        secret: SecretKey,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|err| anyhow::anyhow!("could not listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -62,8 +66,12 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
-                .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
-                .app_data(web::QueryConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                )
+                .app_data(
+                    web::QueryConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                )
                 .configure(routes)
                 .default_service(web::to(|| async { AppError::NotFound.error_response() }))
         })

@@ -23,7 +23,10 @@ pub async fn verify_csrf(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe_method || req.path().starts_with("/api/") {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     }
     let expected = TypedSession::of(&req).existing_csrf_token();
     let provided = match req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
@@ -37,14 +40,18 @@ pub async fn verify_csrf(
         }
     };
     let valid = match (expected, provided) {
-        (Some(expected), Some(provided)) => bool::from(expected.as_bytes().ct_eq(provided.as_bytes())),
+        (Some(expected), Some(provided)) => {
+            bool::from(expected.as_bytes().ct_eq(provided.as_bytes()))
+        }
         _ => false,
     };
     if !valid {
         tracing::warn!(path = %req.path(), "refused a request with a missing or wrong CSRF token");
         return Ok(req.into_response(AppError::Csrf.error_response()));
     }
-    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 fn form_token(body: &[u8]) -> Option<String> {

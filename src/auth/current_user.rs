@@ -34,11 +34,16 @@ impl FromRequest for CurrentUser {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(req.extensions().get::<CurrentUser>().cloned().ok_or_else(|| {
-            AppError::Unexpected(anyhow::anyhow!(
-                "route {} reads the current user but has no role guard",
-                req.path()
-            ))
-        }))
+        ready(
+            req.extensions()
+                .get::<CurrentUser>()
+                .cloned()
+                .ok_or_else(|| {
+                    AppError::Unexpected(anyhow::anyhow!(
+                        "route {} reads the current user but has no role guard",
+                        req.path()
+                    ))
+                }),
+        )
     }
 }

@@ -55,7 +55,10 @@ async fn authorize(
         .expect("AppState is registered on the app");
     let now = chrono::Utc::now().timestamp();
     let idle_limit = state.settings.session_idle_timeout.as_secs() as i64;
-    if session.last_seen().is_none_or(|seen| now - seen > idle_limit) {
+    if session
+        .last_seen()
+        .is_none_or(|seen| now - seen > idle_limit)
+    {
         session.log_out();
         let location = login_location(&req, true);
         return Ok(req.into_response(redirect(&location)));
@@ -67,7 +70,12 @@ async fn authorize(
         Err(err) => return Ok(req.into_response(err.error_response())),
     };
     let account = match account {
-        Some(account) if !account.is_disabled() && Some(account.session_version) == session.session_version() => account,
+        Some(account)
+            if !account.is_disabled()
+                && Some(account.session_version) == session.session_version() =>
+        {
+            account
+        }
         // Deleted, disabled, or its password changed since this session began.
         _ => {
             session.log_out();
@@ -78,7 +86,10 @@ async fn authorize(
     if !account.role().allows(required) {
         return Ok(req.into_response(AppError::Forbidden.error_response()));
     }
-    if session.last_seen().is_some_and(|seen| now - seen >= TOUCH_INTERVAL_SECS) {
+    if session
+        .last_seen()
+        .is_some_and(|seen| now - seen >= TOUCH_INTERVAL_SECS)
+    {
         session.touch(now);
     }
     req.extensions_mut().insert(CurrentUser {
@@ -86,7 +97,9 @@ async fn authorize(
         role: account.role(),
         username: account.username,
     });
-    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// `/login`, with `next` set to the page asked for when it is safe to come back to it.

@@ -9,9 +9,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash}
 use crate::domain::password::NewPassword;
 
 /// Checked when the username is unknown, so that case costs the same time as a wrong password.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    hash_password(&NewPassword::generate())
-});
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&NewPassword::generate()));
 
 pub fn hash_password(password: &NewPassword) -> String {
     Argon2::default()

@@ -83,7 +83,12 @@ impl TypedSession {
 
     /// Starts an authenticated session under a new id with a new CSRF token, so nothing an
     /// attacker planted before sign-in survives it.
-    pub fn log_in(&self, user_id: i64, session_version: i32, now: i64) -> Result<(), actix_session::SessionInsertError> {
+    pub fn log_in(
+        &self,
+        user_id: i64,
+        session_version: i32,
+        now: i64,
+    ) -> Result<(), actix_session::SessionInsertError> {
         let flashes = self.take_flashes();
         self.0.clear();
         self.0.renew();
@@ -102,7 +107,12 @@ impl TypedSession {
     }
 
     pub fn flash(&self, level: FlashLevel, text: impl Into<String>) {
-        let mut flashes = self.0.get::<Vec<Flash>>(FLASHES).ok().flatten().unwrap_or_default();
+        let mut flashes = self
+            .0
+            .get::<Vec<Flash>>(FLASHES)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         flashes.push(Flash {
             level,
             text: text.into(),
@@ -111,7 +121,10 @@ impl TypedSession {
     }
 
     pub fn take_flashes(&self) -> Vec<Flash> {
-        self.0.remove_as::<Vec<Flash>>(FLASHES).and_then(Result::ok).unwrap_or_default()
+        self.0
+            .remove_as::<Vec<Flash>>(FLASHES)
+            .and_then(Result::ok)
+            .unwrap_or_default()
     }
 }
 

@@ -86,7 +86,8 @@ impl EmbeddedPostgres {
         if running_postmaster(&data).is_some() {
             tracing::info!(cluster = %root.display(), "reusing the embedded PostgreSQL cluster started by another Herald process");
         } else {
-            cluster.postmaster = Some(cluster.spawn_postmaster(&bindir, &data, account.as_ref(), options)?);
+            cluster.postmaster =
+                Some(cluster.spawn_postmaster(&bindir, &data, account.as_ref(), options)?);
         }
         cluster.wait_until_ready()?;
         cluster.ensure_database("herald")?;
@@ -121,8 +122,11 @@ impl EmbeddedPostgres {
         .get_result::<Count>(&mut conn)?
         .n;
         if exists == 0 {
-            diesel::sql_query(format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\"")))
-                .execute(&mut conn)?;
+            diesel::sql_query(format!(
+                "CREATE DATABASE \"{}\"",
+                database.replace('"', "\"\"")
+            ))
+            .execute(&mut conn)?;
         }
         Ok(())
     }
@@ -139,7 +143,9 @@ impl EmbeddedPostgres {
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => return,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
                 _ => break,
             }
         }
@@ -169,9 +175,19 @@ impl EmbeddedPostgres {
             .arg(&self.socket_dir)
             .args(["-h", "", "-p", &PORT.to_string()])
             .args(["-c", "unix_socket_permissions=0700"])
-            .args(["-c", &format!("max_connections={}", options.max_connections)]);
+            .args([
+                "-c",
+                &format!("max_connections={}", options.max_connections),
+            ]);
         if !options.durable {
-            command.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+            command.args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]);
         }
         command
             .current_dir(&self.root)
@@ -233,7 +249,9 @@ pub fn find_server_binaries() -> anyhow::Result<PathBuf> {
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
         && output.status.success()
     {
-        candidates.push(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+        candidates.push(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim(),
+        ));
     }
     let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -244,14 +262,17 @@ pub fn find_server_binaries() -> anyhow::Result<PathBuf> {
             Some((version, entry.path().join("bin")))
         })
         .collect();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
-    candidates.into_iter().find(|dir| has_server(dir)).ok_or_else(|| {
-        anyhow!(
-            "PostgreSQL server binaries (initdb, postgres) were not found: install them \
+    candidates
+        .into_iter()
+        .find(|dir| has_server(dir))
+        .ok_or_else(|| {
+            anyhow!(
+                "PostgreSQL server binaries (initdb, postgres) were not found: install them \
              (Debian: apt-get install postgresql) or set DATABASE_URL to an existing server"
-        )
-    })
+            )
+        })
 }
 
 fn server_account() -> anyhow::Result<Option<ServerAccount>> {
@@ -285,8 +306,13 @@ fn run_as(command: &mut Command, account: Option<&ServerAccount>) {
 fn prepare_private_dir(dir: &Path, account: Option<&ServerAccount>) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     if let Some(account) = account {
-        chown(dir, Some(account.uid), Some(account.gid))
-            .with_context(|| format!("could not give {} to the `{}` account", dir.display(), account.name))?;
+        chown(dir, Some(account.uid), Some(account.gid)).with_context(|| {
+            format!(
+                "could not give {} to the `{}` account",
+                dir.display(),
+                account.name
+            )
+        })?;
     }
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("could not restrict {} to 0700", dir.display()))?;
@@ -297,7 +323,8 @@ fn prepare_private_dir(dir: &Path, account: Option<&ServerAccount>) -> anyhow::R
 /// under root's 0700 home is the usual trap.
 fn ensure_reachable(root: &Path, account: &ServerAccount) -> anyhow::Result<()> {
     for dir in root.ancestors().skip(1) {
-        let meta = fs::metadata(dir).with_context(|| format!("could not inspect {}", dir.display()))?;
+        let meta =
+            fs::metadata(dir).with_context(|| format!("could not inspect {}", dir.display()))?;
         let mode = meta.mode();
         let can_enter = if meta.uid() == account.uid.as_raw() {
             mode & 0o100 != 0
@@ -335,7 +362,16 @@ fn init_cluster(
     command
         .arg("-D")
         .arg(data)
-        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-instructions"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-instructions",
+        ])
         .current_dir(root);
     if !options.durable {
         command.arg("--no-sync");
@@ -367,7 +403,10 @@ fn running_postmaster(data: &Path) -> Option<i32> {
     if alive && is_postgres {
         return Some(pid);
     }
-    tracing::warn!(pid, "removing a stale postmaster.pid left by an earlier crash");
+    tracing::warn!(
+        pid,
+        "removing a stale postmaster.pid left by an earlier crash"
+    );
     let _ = fs::remove_file(&pid_file);
     None
 }

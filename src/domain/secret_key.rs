@@ -52,9 +52,11 @@ impl SecretKey {
             }
             let raw = std::fs::read_to_string(&path)
                 .with_context(|| format!("could not read {}", path.display()))?;
-            return Self::parse(&raw).map_err(|problem| anyhow::anyhow!("{}: {problem}", path.display()));
+            return Self::parse(&raw)
+                .map_err(|problem| anyhow::anyhow!("{}: {problem}", path.display()));
         }
-        std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
         let key = Self::generate();
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -97,6 +99,9 @@ mod tests {
     #[test]
     fn different_purposes_get_different_keys() {
         let key = SecretKey::generate();
-        assert_ne!(key.derive("session-cookie"), key.derive("secret-encryption"));
+        assert_ne!(
+            key.derive("session-cookie"),
+            key.derive("secret-encryption")
+        );
     }
 }

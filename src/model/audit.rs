@@ -88,7 +88,11 @@ pub fn list(conn: &mut PgConnection, page: PageRequest) -> QueryResult<Paged<Aud
     Ok(Paged { items, total, page })
 }
 
-pub fn for_target(conn: &mut PgConnection, target_type: &str, target_id: &str) -> QueryResult<Vec<AuditEntry>> {
+pub fn for_target(
+    conn: &mut PgConnection,
+    target_type: &str,
+    target_id: &str,
+) -> QueryResult<Vec<AuditEntry>> {
     audit_log::table
         .filter(audit_log::target_type.eq(target_type))
         .filter(audit_log::target_id.eq(target_id))

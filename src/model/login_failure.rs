@@ -55,7 +55,11 @@ pub fn oldest_since(
 }
 
 /// After a successful sign-in the username's slate is clean; old rows are pruned too.
-pub fn clear_for_username(conn: &mut PgConnection, username: &str, older_than: DateTime<Utc>) -> QueryResult<()> {
+pub fn clear_for_username(
+    conn: &mut PgConnection,
+    username: &str,
+    older_than: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::delete(
         login_failures::table.filter(
             login_failures::username

@@ -66,7 +66,10 @@ pub fn find_by_username(conn: &mut PgConnection, username: &Username) -> QueryRe
         .optional()
 }
 
-pub fn credentials(conn: &mut PgConnection, username: &Username) -> QueryResult<Option<Credentials>> {
+pub fn credentials(
+    conn: &mut PgConnection,
+    username: &Username,
+) -> QueryResult<Option<Credentials>> {
     users::table
         .filter(users::username.eq(username.as_str()))
         .select((users::id, users::password_hash, users::disabled_at))
@@ -83,7 +86,10 @@ pub fn insert(conn: &mut PgConnection, new_user: &NewUser<'_>) -> QueryResult<Us
 
 /// Inserts the first account only while the table is empty; `None` when users exist already
 /// (also when another process won the race).
-pub fn insert_if_none_exist(conn: &mut PgConnection, new_user: &NewUser<'_>) -> QueryResult<Option<User>> {
+pub fn insert_if_none_exist(
+    conn: &mut PgConnection,
+    new_user: &NewUser<'_>,
+) -> QueryResult<Option<User>> {
     conn.transaction(|conn| {
         // Serialise concurrent first starts on one database.
         diesel::sql_query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(conn)?;
@@ -119,7 +125,10 @@ pub fn lock_active_admin_ids(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
 
 pub fn set_role(conn: &mut PgConnection, id: i64, role: Role) -> QueryResult<User> {
     diesel::update(users::table.find(id))
-        .set((users::role.eq(role.as_str()), users::updated_at.eq(diesel::dsl::now)))
+        .set((
+            users::role.eq(role.as_str()),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
         .returning(User::as_returning())
         .get_result(conn)
 }
@@ -138,7 +147,11 @@ pub fn set_disabled(conn: &mut PgConnection, id: i64, disabled: bool) -> QueryRe
 }
 
 /// A new password ends the sessions opened with the old one.
-pub fn set_password_hash(conn: &mut PgConnection, id: i64, password_hash: &str) -> QueryResult<User> {
+pub fn set_password_hash(
+    conn: &mut PgConnection,
+    id: i64,
+    password_hash: &str,
+) -> QueryResult<User> {
     diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),

@@ -6,9 +6,21 @@ use actix_web::{HttpResponse, web};
 use crate::error::AppError;
 
 const FILES: &[(&str, &str, &str)] = &[
-    ("herald.css", "text/css; charset=utf-8", include_str!("../../static/herald.css")),
-    ("herald.js", "text/javascript; charset=utf-8", include_str!("../../static/herald.js")),
-    ("favicon.svg", "image/svg+xml", include_str!("../../static/favicon.svg")),
+    (
+        "herald.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/herald.css"),
+    ),
+    (
+        "herald.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/herald.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../static/favicon.svg"),
+    ),
 ];
 
 pub async fn serve(file: web::Path<String>) -> Result<HttpResponse, AppError> {

@@ -17,7 +17,10 @@ struct DashboardPage {
 }
 
 pub async fn show(ctx: PageContext, me: CurrentUser) -> Result<HttpResponse, AppError> {
-    let roles = Role::ALL.iter().map(|role| (*role, me.role.allows(*role))).collect();
+    let roles = Role::ALL
+        .iter()
+        .map(|role| (*role, me.role.allows(*role)))
+        .collect();
     render(&DashboardPage {
         ctx: ctx.in_section("dashboard"),
         me,

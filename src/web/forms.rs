@@ -26,11 +26,17 @@ impl FieldErrors {
 
     /// Keeps the first message for a field: it is the most basic problem.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_insert_with(|| message.into());
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| message.into());
     }
 
     /// Runs `parse` unless the field already has an error, recording its error message.
-    pub fn check<T>(&mut self, field: &str, parse: impl FnOnce() -> Result<T, String>) -> Option<T> {
+    pub fn check<T>(
+        &mut self,
+        field: &str,
+        parse: impl FnOnce() -> Result<T, String>,
+    ) -> Option<T> {
         if self.has(field) {
             return None;
         }

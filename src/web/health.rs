@@ -21,6 +21,7 @@ pub async fn check(state: web::Data<AppState>) -> HttpResponse {
     if database_ok {
         HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" }))
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "database": "unreachable" }))
+        HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "unavailable", "database": "unreachable" }))
     }
 }

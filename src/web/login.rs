@@ -90,7 +90,11 @@ pub async fn submit(
     ctx: PageContext,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let LoginForm { username, password, next } = form.into_inner();
+    let LoginForm {
+        username,
+        password,
+        next,
+    } = form.into_inner();
     let next = safe_next(next.as_deref());
     let client_ip = req
         .peer_addr()
@@ -105,7 +109,9 @@ pub async fn submit(
         let parsed = Username::parse(&typed_username).ok();
         let credentials = {
             let mut conn = pool.get()?;
-            if let Verdict::Refused { retry_after } = throttle::check(&mut conn, &limits, &key, &client_ip)? {
+            if let Verdict::Refused { retry_after } =
+                throttle::check(&mut conn, &limits, &key, &client_ip)?
+            {
                 return Ok(Outcome::Throttled {
                     minutes: retry_after.as_secs().div_ceil(60).max(1),
                 });
@@ -116,7 +122,10 @@ pub async fn submit(
             }
             // The connection goes back to the pool before the slow hash check.
         };
-        let password_ok = verify_password(&password, credentials.as_ref().map(|c| c.password_hash.as_str()));
+        let password_ok = verify_password(
+            &password,
+            credentials.as_ref().map(|c| c.password_hash.as_str()),
+        );
         let mut conn = pool.get()?;
         match credentials {
             Some(found) if password_ok && found.disabled_at.is_some() => Ok(Outcome::Disabled),
@@ -138,10 +147,15 @@ pub async fn submit(
     .await??;
 
     let (status, message) = match outcome {
-        Outcome::SignedIn { user_id, session_version } => {
+        Outcome::SignedIn {
+            user_id,
+            session_version,
+        } => {
             session
                 .log_in(user_id, session_version, chrono::Utc::now().timestamp())
-                .map_err(|err| AppError::Unexpected(anyhow::anyhow!("could not start the session: {err}")))?;
+                .map_err(|err| {
+                    AppError::Unexpected(anyhow::anyhow!("could not start the session: {err}"))
+                })?;
             tracing::info!(user_id, "signed in");
             return Ok(see_other(&next));
         }

@@ -57,7 +57,11 @@ struct NewPage {
 #[derive(Debug, Default, Deserialize, Validate)]
 pub struct NewUserForm {
     #[serde(default)]
-    #[validate(length(min = 1, max = 64, message = "Enter a username of at most 64 characters."))]
+    #[validate(length(
+        min = 1,
+        max = 64,
+        message = "Enter a username of at most 64 characters."
+    ))]
     username: String,
     #[serde(default)]
     role: String,
@@ -89,7 +93,10 @@ pub async fn create(
     form: web::Form<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = form.into_inner();
-    let mut errors = form.validate().map_or_else(|e| FieldErrors::from_validation(&e), |_| FieldErrors::default());
+    let mut errors = form.validate().map_or_else(
+        |e| FieldErrors::from_validation(&e),
+        |_| FieldErrors::default(),
+    );
     let username = errors.check("username", || Username::parse(&form.username));
     let role = errors.check("role", || form.role.parse::<Role>());
     let password = errors.check("password", || NewPassword::parse(&form.password));
@@ -164,7 +171,10 @@ impl ShowPage {
 }
 
 async fn load(state: &AppState, id: i64) -> Result<User, AppError> {
-    state.run(move |conn| user::find(conn, id)).await?.ok_or(AppError::NotFound)
+    state
+        .run(move |conn| user::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 pub async fn show(
@@ -202,11 +212,21 @@ pub async fn change_role(
         }
     };
     let actor = me.actor();
-    match state.attempt(move |conn| accounts::change_role(conn, &actor, id, role)).await? {
+    match state
+        .attempt(move |conn| accounts::change_role(conn, &actor, id, role))
+        .await?
+    {
         Ok(updated) => {
-            session.flash(FlashLevel::Success, format!("{} is now {}.", updated.username, updated.role));
+            session.flash(
+                FlashLevel::Success,
+                format!("{} is now {}.", updated.username, updated.role),
+            );
             // An admin who gave up the role can no longer see the users pages.
-            let back = if updated.id == me.id && role != Role::Admin { "/".to_owned() } else { format!("/users/{id}") };
+            let back = if updated.id == me.id && role != Role::Admin {
+                "/".to_owned()
+            } else {
+                format!("/users/{id}")
+            };
             Ok(see_other(&back))
         }
         Err(AccountError::LastAdmin) => {
@@ -249,10 +269,20 @@ async fn set_disabled(
 ) -> Result<HttpResponse, AppError> {
     let account = load(&state, id).await?;
     let actor = me.actor();
-    match state.attempt(move |conn| accounts::set_disabled(conn, &actor, id, disabled)).await? {
+    match state
+        .attempt(move |conn| accounts::set_disabled(conn, &actor, id, disabled))
+        .await?
+    {
         Ok(updated) => {
-            let verb = if disabled { "disabled; their sessions have ended" } else { "enabled" };
-            session.flash(FlashLevel::Success, format!("{} is {verb}.", updated.username));
+            let verb = if disabled {
+                "disabled; their sessions have ended"
+            } else {
+                "enabled"
+            };
+            session.flash(
+                FlashLevel::Success,
+                format!("{} is {verb}.", updated.username),
+            );
             Ok(see_other(&format!("/users/{id}")))
         }
         Err(AccountError::LastAdmin) => {
@@ -286,7 +316,10 @@ pub async fn reset_password(
     let id = id.into_inner();
     let account = load(&state, id).await?;
     let form = form.into_inner();
-    let mut errors = form.validate().map_or_else(|e| FieldErrors::from_validation(&e), |_| FieldErrors::default());
+    let mut errors = form.validate().map_or_else(
+        |e| FieldErrors::from_validation(&e),
+        |_| FieldErrors::default(),
+    );
     let Some(password) = errors.check("password", || NewPassword::parse(&form.password)) else {
         let mut page = ShowPage::new(ctx, account, &me);
         page.password_errors = errors;
@@ -304,12 +337,21 @@ pub async fn reset_password(
     if updated.id == me.id {
         // Keep the admin who changed their own password signed in on this browser.
         session
-            .log_in(updated.id, updated.session_version, chrono::Utc::now().timestamp())
-            .map_err(|err| AppError::Unexpected(anyhow::anyhow!("could not renew the session: {err}")))?;
+            .log_in(
+                updated.id,
+                updated.session_version,
+                chrono::Utc::now().timestamp(),
+            )
+            .map_err(|err| {
+                AppError::Unexpected(anyhow::anyhow!("could not renew the session: {err}"))
+            })?;
     }
     session.flash(
         FlashLevel::Success,
-        format!("The password of {} was reset; their other sessions have ended.", updated.username),
+        format!(
+            "The password of {} was reset; their other sessions have ended.",
+            updated.username
+        ),
     );
     Ok(see_other(&format!("/users/{id}")))
 }

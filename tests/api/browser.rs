@@ -2,6 +2,7 @@
 //! Screenshots land in `target/screenshots/`. Skipped with a reason only when Chromium is
 //! missing outside CI; with `CI=true` it must run.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,20 +21,34 @@ pub struct Chrome {
 impl Chrome {
     /// Starts chromedriver and a headless Chromium session, or explains why it can't.
     pub async fn start() -> Option<Self> {
-        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(Path::new).find(|p| p.exists());
-        let driver = ["/usr/bin/chromedriver"].into_iter().map(Path::new).find(|p| p.exists());
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .map(Path::new)
+            .find(|p| p.exists());
+        let driver = ["/usr/bin/chromedriver"]
+            .into_iter()
+            .map(Path::new)
+            .find(|p| p.exists());
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but Chromium or chromedriver is missing: .ci/run must install them");
+                panic!(
+                    "CI=true but Chromium or chromedriver is missing: .ci/run must install them"
+                );
             }
             eprintln!("skipping the browser test: install chromium and chromium-driver to run it");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let driver = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so Chromium can be killed with it if a test fails.
+            .process_group(0)
             .spawn()
             .expect("could not start chromedriver");
         let webdriver = format!("http://127.0.0.1:{port}");
@@ -90,7 +105,13 @@ impl Chrome {
     }
 
     pub async fn click(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     pub async fn close(self) {
@@ -101,31 +122,48 @@ impl Chrome {
 impl Drop for Chrome {
     /// chromedriver takes its Chromium down with it, also when a test fails midway.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = nix::unistd::Pid::from_raw(-(self.driver.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.driver.wait();
     }
 }
 
 #[tokio::test]
 async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
-    let Some(chrome) = Chrome::start().await else { return };
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
     let app = spawn_app().await;
     app.add_user("ada", Role::Admin).await;
 
-    chrome.client.goto(&format!("{}/users", app.address)).await.unwrap();
+    chrome
+        .client
+        .goto(&format!("{}/users", app.address))
+        .await
+        .unwrap();
     assert_eq!(chrome.text_of("h1").await, "Sign in to Herald");
     chrome.screenshot("01-login").await;
     chrome.fill("#username", "ada").await;
     chrome.fill("#password", PASSWORD).await;
-    chrome.click("form[action='/login'] button[type=submit]").await;
+    chrome
+        .click("form[action='/login'] button[type=submit]")
+        .await;
 
     // Back on the page asked for before signing in.
     assert_eq!(chrome.text_of("h1").await, "Users");
-    chrome.client.goto(&format!("{}/", app.address)).await.unwrap();
+    chrome
+        .client
+        .goto(&format!("{}/", app.address))
+        .await
+        .unwrap();
     assert!(chrome.text_of("main").await.contains("Signed in as ada"));
     chrome.screenshot("02-dashboard").await;
 
-    chrome.client.goto(&format!("{}/users/new", app.address)).await.unwrap();
+    chrome
+        .client
+        .goto(&format!("{}/users/new", app.address))
+        .await
+        .unwrap();
     chrome.fill("#username", "vera").await;
     chrome.fill("#password", "short").await;
     chrome.fill("#password_confirm", "short").await;
@@ -136,12 +174,22 @@ async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
     chrome.fill("#password", "vera-long-password").await;
     chrome.fill("#password_confirm", "vera-long-password").await;
     chrome.click("main form button[type=submit]").await;
-    assert!(chrome.text_of(".flash-success").await.contains("Added vera as viewer."));
+    assert!(
+        chrome
+            .text_of(".flash-success")
+            .await
+            .contains("Added vera as viewer.")
+    );
     assert!(chrome.text_of("table").await.contains("vera"));
     chrome.screenshot("04-users").await;
 
     chrome.click("form[action='/logout'] button").await;
-    assert!(chrome.text_of(".flash-success").await.contains("You have signed out."));
+    assert!(
+        chrome
+            .text_of(".flash-success")
+            .await
+            .contains("You have signed out.")
+    );
     chrome.screenshot("05-signed-out").await;
     chrome.close().await;
 }

@@ -40,7 +40,18 @@ async fn user_add_creates_a_user_who_can_sign_in() {
     let app = spawn_app().await;
     let url = app.database.url.clone();
     let output = tokio::task::spawn_blocking(move || {
-        herald(&url, &["user", "add", "Carol", "--role", "manager", "--password-stdin"], Some("carols-long-password\n"))
+        herald(
+            &url,
+            &[
+                "user",
+                "add",
+                "Carol",
+                "--role",
+                "manager",
+                "--password-stdin",
+            ],
+            Some("carols-long-password\n"),
+        )
     })
     .await
     .unwrap();
@@ -49,7 +60,9 @@ async fn user_add_creates_a_user_who_can_sign_in() {
     assert_redirects_to(&app.login("carol", "carols-long-password").await, "/");
 
     let audit = app
-        .with_conn(|conn| herald::model::audit::list(conn, herald::model::PageRequest::new(None, 10)).unwrap())
+        .with_conn(|conn| {
+            herald::model::audit::list(conn, herald::model::PageRequest::new(None, 10)).unwrap()
+        })
         .await;
     assert!(audit.items[0].actor.starts_with("cli ("));
 }
@@ -57,53 +70,165 @@ async fn user_add_creates_a_user_who_can_sign_in() {
 #[test]
 fn user_add_rejects_bad_input_with_a_clear_message() {
     let database = TestDatabase::migrated();
-    let output = herald(&database.url, &["user", "add", "dave", "--role", "root", "--password-stdin"], Some("long-enough-password\n"));
+    let output = herald(
+        &database.url,
+        &["user", "add", "dave", "--role", "root", "--password-stdin"],
+        Some("long-enough-password\n"),
+    );
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("unknown role"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown role"),
+        "{}",
+        stderr(&output)
+    );
 
-    let output = herald(&database.url, &["user", "add", "dave", "--role", "viewer", "--password-stdin"], Some("short\n"));
+    let output = herald(
+        &database.url,
+        &[
+            "user",
+            "add",
+            "dave",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("password: Use at least 12 characters."), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("password: Use at least 12 characters."),
+        "{}",
+        stderr(&output)
+    );
 
     // Without a terminal and without --password-stdin it says what to do instead of hanging.
-    let output = herald(&database.url, &["user", "add", "dave", "--role", "viewer"], None);
+    let output = herald(
+        &database.url,
+        &["user", "add", "dave", "--role", "viewer"],
+        None,
+    );
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("--password-stdin"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--password-stdin"),
+        "{}",
+        stderr(&output)
+    );
 
-    herald(&database.url, &["user", "add", "dave", "--role", "viewer", "--password-stdin"], Some("long-enough-password\n"));
-    let output = herald(&database.url, &["user", "add", "DAVE", "--role", "viewer", "--password-stdin"], Some("long-enough-password\n"));
+    herald(
+        &database.url,
+        &[
+            "user",
+            "add",
+            "dave",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        Some("long-enough-password\n"),
+    );
+    let output = herald(
+        &database.url,
+        &[
+            "user",
+            "add",
+            "DAVE",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        Some("long-enough-password\n"),
+    );
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("already taken"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("already taken"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn user_list_passwd_disable_and_enable_work() {
     let database = TestDatabase::migrated();
     let url = database.url.as_str();
-    assert!(herald(url, &["user", "add", "erin", "--role", "admin", "--password-stdin"], Some("erins-long-password\n")).status.success());
-    assert!(herald(url, &["user", "add", "frank", "--role", "viewer", "--password-stdin"], Some("franks-long-password\n")).status.success());
+    assert!(
+        herald(
+            url,
+            &["user", "add", "erin", "--role", "admin", "--password-stdin"],
+            Some("erins-long-password\n")
+        )
+        .status
+        .success()
+    );
+    assert!(
+        herald(
+            url,
+            &[
+                "user",
+                "add",
+                "frank",
+                "--role",
+                "viewer",
+                "--password-stdin"
+            ],
+            Some("franks-long-password\n")
+        )
+        .status
+        .success()
+    );
 
     let listing = stdout(&herald(url, &["user", "list"], None));
-    assert!(listing.contains("erin") && listing.contains("admin"), "{listing}");
-    assert!(listing.lines().any(|line| line.starts_with("frank") && line.contains("viewer") && line.contains("active")));
+    assert!(
+        listing.contains("erin") && listing.contains("admin"),
+        "{listing}"
+    );
+    assert!(listing.lines().any(|line| line.starts_with("frank")
+        && line.contains("viewer")
+        && line.contains("active")));
 
-    let output = herald(url, &["user", "passwd", "frank", "--password-stdin"], Some("franks-new-password\n"));
+    let output = herald(
+        url,
+        &["user", "passwd", "frank", "--password-stdin"],
+        Some("franks-new-password\n"),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let mut conn = database.connect();
-    let creds = user::credentials(&mut conn, &Username::parse("frank").unwrap()).unwrap().unwrap();
-    assert!(herald::auth::password::verify_password("franks-new-password", Some(&creds.password_hash)));
+    let creds = user::credentials(&mut conn, &Username::parse("frank").unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(herald::auth::password::verify_password(
+        "franks-new-password",
+        Some(&creds.password_hash)
+    ));
 
-    assert!(herald(url, &["user", "disable", "frank"], None).status.success());
-    assert!(stdout(&herald(url, &["user", "list"], None)).lines().any(|l| l.starts_with("frank") && l.contains("disabled")));
-    assert!(herald(url, &["user", "enable", "frank"], None).status.success());
-    let frank = user::find_by_username(&mut conn, &Username::parse("frank").unwrap()).unwrap().unwrap();
+    assert!(
+        herald(url, &["user", "disable", "frank"], None)
+            .status
+            .success()
+    );
+    assert!(
+        stdout(&herald(url, &["user", "list"], None))
+            .lines()
+            .any(|l| l.starts_with("frank") && l.contains("disabled"))
+    );
+    assert!(
+        herald(url, &["user", "enable", "frank"], None)
+            .status
+            .success()
+    );
+    let frank = user::find_by_username(&mut conn, &Username::parse("frank").unwrap())
+        .unwrap()
+        .unwrap();
     assert!(!frank.is_disabled());
     assert_eq!(frank.role(), Role::Viewer);
 
     // The last active admin cannot be disabled from the command line either.
     let output = herald(url, &["user", "disable", "erin"], None);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("last active admin"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("last active admin"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = herald(url, &["user", "disable", "nobody"], None);
     assert!(!output.status.success());
@@ -129,6 +254,9 @@ fn a_bad_setting_stops_herald_with_one_clear_line() {
         .unwrap();
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("invalid configuration: HERALD_BIND is not valid"), "{message}");
+    assert!(
+        message.contains("invalid configuration: HERALD_BIND is not valid"),
+        "{message}"
+    );
     assert_eq!(message.trim().lines().count(), 1, "{message}");
 }

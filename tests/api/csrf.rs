@@ -8,12 +8,32 @@ async fn a_form_post_without_a_csrf_token_is_refused() {
     let app = spawn_app().await;
     app.login_as(Role::Admin).await;
     let response = app
-        .post_form_raw("/users", &[("username", "mallory"), ("role", "admin"), ("password", PASSWORD), ("password_confirm", PASSWORD)])
+        .post_form_raw(
+            "/users",
+            &[
+                ("username", "mallory"),
+                ("role", "admin"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.text().await.unwrap().contains("This form has expired"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("This form has expired")
+    );
     let created = app
-        .with_conn(|conn| herald::model::user::find_by_username(conn, &herald::domain::username::Username::parse("mallory").unwrap()).unwrap())
+        .with_conn(|conn| {
+            herald::model::user::find_by_username(
+                conn,
+                &herald::domain::username::Username::parse("mallory").unwrap(),
+            )
+            .unwrap()
+        })
         .await;
     assert!(created.is_none());
 }
@@ -23,7 +43,16 @@ async fn a_form_post_with_a_wrong_csrf_token_is_refused() {
     let app = spawn_app().await;
     app.login_as(Role::Admin).await;
     let response = app
-        .post_form_raw("/users", &[("username", "mallory"), ("role", "admin"), ("password", PASSWORD), ("password_confirm", PASSWORD), ("csrf_token", "forged")])
+        .post_form_raw(
+            "/users",
+            &[
+                ("username", "mallory"),
+                ("role", "admin"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", "forged"),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
@@ -44,7 +73,9 @@ async fn a_token_from_another_session_is_refused() {
 async fn the_login_form_itself_needs_the_token() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Viewer).await;
-    let response = app.post_form_raw("/login", &[("username", "alice"), ("password", PASSWORD)]).await;
+    let response = app
+        .post_form_raw("/login", &[("username", "alice"), ("password", PASSWORD)])
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 

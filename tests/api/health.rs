@@ -25,9 +25,13 @@ async fn healthz_reports_503_when_the_database_is_unreachable() {
         .max_size(1)
         .connection_timeout(std::time::Duration::from_secs(1))
         .build_unchecked(ConnectionManager::new(missing.clone()));
-    let broken = Application::build(Settings::for_database(&missing), pool, SecretKey::generate())
-        .await
-        .unwrap();
+    let broken = Application::build(
+        Settings::for_database(&missing),
+        pool,
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
     let address = format!("http://127.0.0.1:{}", broken.port());
     tokio::spawn(broken.run_until_stopped());
 

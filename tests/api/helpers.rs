@@ -43,7 +43,11 @@ unsafe extern "C" {
 extern "C" fn stop_cluster() {
     let Some(cluster) = CLUSTER.get() else { return };
     if let Ok(mut conn) = PgConnection::establish(&cluster.admin_url) {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", cluster.template)).execute(&mut conn);
+        let _ = diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            cluster.template
+        ))
+        .execute(&mut conn);
     }
     drop(cluster.embedded.lock().unwrap().take());
     drop(cluster.dir.lock().unwrap().take());
@@ -54,9 +58,13 @@ fn cluster() -> &'static Cluster {
         let (admin_url, embedded, dir) = match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => (url, None, None),
             _ => {
-                let dir = tempfile::Builder::new().prefix("herald-test-pg-").tempdir().unwrap();
+                let dir = tempfile::Builder::new()
+                    .prefix("herald-test-pg-")
+                    .tempdir()
+                    .unwrap();
                 // As root the cluster runs as `postgres`, which must be able to enter the dir.
-                std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+                std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+                    .unwrap();
                 let cluster = EmbeddedPostgres::start(
                     &dir.path().join("pg"),
                     ClusterOptions {
@@ -69,10 +77,18 @@ fn cluster() -> &'static Cluster {
             }
         };
         let template = format!("herald_template_{}", std::process::id());
-        let mut conn = PgConnection::establish(&admin_url).expect("cannot reach the test PostgreSQL");
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)")).execute(&mut conn).unwrap();
-        diesel::sql_query(format!("CREATE DATABASE \"{template}\"")).execute(&mut conn).unwrap();
-        let mut template_conn = PgConnection::establish(&with_database(&admin_url, &template)).unwrap();
+        let mut conn =
+            PgConnection::establish(&admin_url).expect("cannot reach the test PostgreSQL");
+        diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE \"{template}\""))
+            .execute(&mut conn)
+            .unwrap();
+        let mut template_conn =
+            PgConnection::establish(&with_database(&admin_url, &template)).unwrap();
         db::run_migrations(&mut template_conn).expect("migrations failed on the template database");
         drop(template_conn);
         unsafe {
@@ -113,10 +129,16 @@ impl TestDatabase {
     fn create(migrated: bool) -> Self {
         let cluster = cluster();
         let name = format!("herald_test_{}", uuid_like());
-        let _guard = cluster.create_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = cluster
+            .create_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut conn = PgConnection::establish(&cluster.admin_url).unwrap();
         let sql = if migrated {
-            format!("CREATE DATABASE \"{name}\" TEMPLATE \"{}\"", cluster.template)
+            format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
+                cluster.template
+            )
         } else {
             format!("CREATE DATABASE \"{name}\"")
         };
@@ -135,7 +157,11 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&cluster().admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut conn);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }
@@ -170,7 +196,11 @@ impl Browser {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.address)).send().await.unwrap()
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_html(&self, path: &str) -> String {
@@ -205,7 +235,8 @@ impl Browser {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
-        self.post_form("/login", &[("username", username), ("password", password)]).await
+        self.post_form("/login", &[("username", username), ("password", password)])
+            .await
     }
 
     pub async fn logout(&self) -> reqwest::Response {
@@ -221,8 +252,15 @@ pub fn csrf_from(html: &str) -> Option<String> {
 }
 
 pub fn assert_redirects_to(response: &reqwest::Response, location: &str) {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "expected a redirect to {location}");
-    assert_eq!(response.headers().get(LOCATION).unwrap().to_str().unwrap(), location);
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "expected a redirect to {location}"
+    );
+    assert_eq!(
+        response.headers().get(LOCATION).unwrap().to_str().unwrap(),
+        location
+    );
 }
 
 pub struct TestApp {
@@ -276,7 +314,14 @@ impl TestApp {
         let username = Username::parse(username).unwrap();
         tokio::task::spawn_blocking(move || {
             let hash = hash_password(&NewPassword::parse(PASSWORD).unwrap());
-            accounts::create_user(&mut pool.get().unwrap(), &Actor::system(), &username, role, &hash).unwrap()
+            accounts::create_user(
+                &mut pool.get().unwrap(),
+                &Actor::system(),
+                &username,
+                role,
+                &hash,
+            )
+            .unwrap()
         })
         .await
         .unwrap()
@@ -284,14 +329,21 @@ impl TestApp {
 
     /// Adds a user with `role` and signs this app's browser in as them.
     pub async fn login_as(&self, role: Role) -> User {
-        let user = self.add_user(&format!("{role}-{}", &uuid_like()[..6]), role).await;
+        let user = self
+            .add_user(&format!("{role}-{}", &uuid_like()[..6]), role)
+            .await;
         let response = self.login(&user.username, PASSWORD).await;
         assert_redirects_to(&response, "/");
         user
     }
 
-    pub async fn with_conn<T: Send + 'static>(&self, query: impl FnOnce(&mut PgConnection) -> T + Send + 'static) -> T {
+    pub async fn with_conn<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&mut PgConnection) -> T + Send + 'static,
+    ) -> T {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || query(&mut pool.get().unwrap())).await.unwrap()
+        tokio::task::spawn_blocking(move || query(&mut pool.get().unwrap()))
+            .await
+            .unwrap()
     }
 }

@@ -52,11 +52,18 @@ async fn a_disabled_user_cannot_sign_in() {
     let app = spawn_app().await;
     let user = app.add_user("alice", Role::Admin).await;
     app.add_user("root", Role::Admin).await;
-    app.with_conn(move |conn| herald::model::user::set_disabled(conn, user.id, true).unwrap()).await;
+    app.with_conn(move |conn| herald::model::user::set_disabled(conn, user.id, true).unwrap())
+        .await;
 
     let response = app.login("alice", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.text().await.unwrap().contains("This account is disabled"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("This account is disabled")
+    );
     assert_eq!(app.get("/").await.status(), StatusCode::SEE_OTHER);
 }
 
@@ -66,12 +73,14 @@ async fn a_disabled_user_loses_their_session_on_the_next_request() {
     let user = app.login_as(Role::Manager).await;
     assert_eq!(app.get("/").await.status(), StatusCode::OK);
 
-    app.with_conn(move |conn| herald::model::user::set_disabled(conn, user.id, true).unwrap()).await;
+    app.with_conn(move |conn| herald::model::user::set_disabled(conn, user.id, true).unwrap())
+        .await;
 
     let response = app.get("/").await;
     assert_redirects_to(&response, "/login?ended=1");
     // The session is gone for good, not just for one request.
-    app.with_conn(move |conn| herald::model::user::set_disabled(conn, user.id, false).unwrap()).await;
+    app.with_conn(move |conn| herald::model::user::set_disabled(conn, user.id, false).unwrap())
+        .await;
     assert_eq!(app.get("/").await.status(), StatusCode::SEE_OTHER);
 }
 
@@ -82,7 +91,11 @@ async fn logout_ends_the_session() {
 
     let response = app.logout().await;
     assert_redirects_to(&response, "/login?signed_out=1");
-    assert!(app.get_html("/login?signed_out=1").await.contains("You have signed out."));
+    assert!(
+        app.get_html("/login?signed_out=1")
+            .await
+            .contains("You have signed out.")
+    );
     assert_redirects_to(&app.get("/").await, "/login");
 }
 
@@ -102,7 +115,10 @@ async fn anonymous_visitors_are_sent_to_login_with_the_page_they_wanted() {
     assert_redirects_to(&response, "/login?next=%2Fusers%3Fpage%3D2");
 
     let html = app.get_html("/login?next=%2Fusers%3Fpage%3D2").await;
-    assert!(html.contains("name=\"next\" value=\"/users?page=2\""), "{html}");
+    assert!(
+        html.contains("name=\"next\" value=\"/users?page=2\""),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +126,14 @@ async fn signing_in_returns_to_the_local_page_asked_for() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Admin).await;
     let response = app
-        .post_form("/login", &[("username", "alice"), ("password", PASSWORD), ("next", "/users?page=1")])
+        .post_form(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("next", "/users?page=1"),
+            ],
+        )
         .await;
     assert_redirects_to(&response, "/users?page=1");
 }
@@ -119,13 +142,27 @@ async fn signing_in_returns_to_the_local_page_asked_for() {
 async fn next_cannot_send_anyone_off_site() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Admin).await;
-    for target in ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"] {
+    for target in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
         let browser = app.new_browser();
         let response = browser
-            .post_form("/login", &[("username", "alice"), ("password", PASSWORD), ("next", target)])
+            .post_form(
+                "/login",
+                &[
+                    ("username", "alice"),
+                    ("password", PASSWORD),
+                    ("next", target),
+                ],
+            )
             .await;
         assert_redirects_to(&response, "/");
-        let html = browser.get_html(&format!("/login?next={}", urlencoding::encode(target))).await;
+        let html = browser
+            .get_html(&format!("/login?next={}", urlencoding::encode(target)))
+            .await;
         assert!(!html.contains("evil.example"), "login page echoed {target}");
     }
 }
@@ -157,7 +194,10 @@ async fn the_session_cookie_is_http_only_and_same_site_strict_and_renewed_at_sig
 async fn the_secure_cookie_flag_follows_the_setting() {
     let app = spawn_app_with(|s| s.cookie_secure = true).await;
     let response = app.get("/login").await;
-    let cookie = response.cookies().find(|c| c.name() == "herald_session").unwrap();
+    let cookie = response
+        .cookies()
+        .find(|c| c.name() == "herald_session")
+        .unwrap();
     assert!(cookie.secure());
 }
 
@@ -166,13 +206,19 @@ async fn repeated_failures_for_one_username_are_throttled() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Viewer).await;
     for _ in 0..5 {
-        assert_eq!(app.login("alice", "wrong-password-xx").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login("alice", "wrong-password-xx").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     // Even the right password is refused while throttled, without checking it.
     let response = app.login("alice", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let html = response.text().await.unwrap();
-    assert!(html.contains("Too many failed sign-in attempts. Wait 15 minutes"), "{html}");
+    assert!(
+        html.contains("Too many failed sign-in attempts. Wait 15 minutes"),
+        "{html}"
+    );
 
     // Another username from the same address is still allowed (below the per-address limit).
     app.add_user("bob", Role::Viewer).await;
@@ -184,9 +230,15 @@ async fn repeated_failures_from_one_address_are_throttled_across_usernames() {
     let app = spawn_app_with(|s| s.login_throttle.max_failures_per_ip = 3).await;
     app.add_user("alice", Role::Viewer).await;
     for name in ["x1", "x2", "x3"] {
-        assert_eq!(app.login(name, "wrong-password-xx").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login(name, "wrong-password-xx").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
-    assert_eq!(app.login("alice", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.login("alice", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]
@@ -199,7 +251,10 @@ async fn a_successful_sign_in_clears_the_failures_of_that_username() {
     assert_redirects_to(&app.login("alice", PASSWORD).await, "/");
     app.logout().await;
     for _ in 0..4 {
-        assert_eq!(app.login("alice", "wrong-password-xx").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login("alice", "wrong-password-xx").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
 }
 
@@ -228,6 +283,9 @@ async fn a_password_reset_ends_the_other_sessions_of_that_user() {
     let hash = herald::auth::password::hash_password(
         &herald::domain::password::NewPassword::parse("another-long-password").unwrap(),
     );
-    app.with_conn(move |conn| herald::model::user::set_password_hash(conn, user.id, &hash).unwrap()).await;
+    app.with_conn(move |conn| {
+        herald::model::user::set_password_hash(conn, user.id, &hash).unwrap()
+    })
+    .await;
     assert_redirects_to(&app.get("/").await, "/login?ended=1");
 }

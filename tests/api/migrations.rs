@@ -30,7 +30,10 @@ fn every_migration_applies_and_reverts_one_by_one() {
     while conn.has_pending_migration(MIGRATIONS).unwrap() {
         let before = table_count(&mut conn);
         conn.run_next_migration(MIGRATIONS).unwrap();
-        assert!(table_count(&mut conn) > before, "migration {applied} created no table");
+        assert!(
+            table_count(&mut conn) > before,
+            "migration {applied} created no table"
+        );
         applied += 1;
     }
     assert!(applied >= 2);

@@ -10,8 +10,15 @@ async fn every_response_carries_the_security_headers() {
     for path in ["/login", "/healthz", "/static/herald.css", "/no-such-page"] {
         let response = app.get(path).await;
         let headers = response.headers();
-        let csp = headers.get("content-security-policy").unwrap().to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        let csp = headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"));
         assert_eq!(headers.get("x-frame-options").unwrap(), "DENY");
         assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
@@ -35,8 +42,19 @@ async fn static_files_are_public_and_typed() {
     let app = spawn_app().await;
     let response = app.get("/static/herald.css").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/css"));
-    assert_eq!(app.get("/static/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert_eq!(
+        app.get("/static/../Cargo.toml").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -44,7 +62,15 @@ async fn an_unknown_page_gets_the_html_404_page() {
     let app = spawn_app().await;
     let response = app.get("/no-such-page").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(response.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(response.text().await.unwrap().contains("Page not found"));
 }
 
@@ -53,13 +79,20 @@ async fn the_500_page_never_shows_internals() {
     let app = spawn_app().await;
     app.login_as(Role::Admin).await;
     // Break the database under the running app.
-    app.with_conn(|conn| diesel::sql_query("ALTER TABLE users RENAME TO users_gone").execute(conn).unwrap())
-        .await;
+    app.with_conn(|conn| {
+        diesel::sql_query("ALTER TABLE users RENAME TO users_gone")
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
     let response = app.get("/users").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let html = response.text().await.unwrap();
     assert!(html.contains("Something went wrong"));
-    assert!(!html.contains("users_gone") && !html.contains("relation") && !html.contains("diesel"), "{html}");
+    assert!(
+        !html.contains("users_gone") && !html.contains("relation") && !html.contains("diesel"),
+        "{html}"
+    );
 }
 
 #[tokio::test]

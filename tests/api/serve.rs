@@ -56,8 +56,12 @@ fn serve(configure: impl FnOnce(&mut Command)) -> Served {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     configure(&mut command);
-    let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut served = Served {
+        child: command.spawn().unwrap(),
+        address: String::new(),
+        output: Vec::new(),
+    };
+    let stdout = served.child.stdout.take().unwrap();
     let (lines_tx, lines_rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -66,36 +70,41 @@ fn serve(configure: impl FnOnce(&mut Command)) -> Served {
             }
         }
     });
-    let mut output = Vec::new();
     loop {
+        // On a timeout the panic drops `served`, which stops the process.
         let line = lines_rx
             .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_else(|_| panic!("herald did not start; it printed {output:?}"));
+            .unwrap_or_else(|_| panic!("herald did not start; it printed {:?}", served.output));
         if let Some(rest) = line.split("serving the console on ").nth(1) {
-            return Served {
-                child,
-                address: rest.trim_end_matches('/').to_owned(),
-                output,
-            };
+            served.address = rest.trim_end_matches('/').to_owned();
+            return served;
         }
-        output.push(line);
+        served.output.push(line);
     }
 }
 
 async fn health(address: &str) -> reqwest::StatusCode {
-    reqwest::get(format!("{address}/healthz")).await.unwrap().status()
+    reqwest::get(format!("{address}/healthz"))
+        .await
+        .unwrap()
+        .status()
 }
 
 #[tokio::test]
 async fn the_first_start_creates_an_admin_and_prints_the_password_once() {
     let database = TestDatabase::empty();
     let url = database.url.clone();
-    let first = tokio::task::spawn_blocking(move || serve(|c| {
-        c.env("DATABASE_URL", &url).env("HERALD_DATA_DIR", std::env::temp_dir());
-    }))
+    let first = tokio::task::spawn_blocking(move || {
+        serve(|c| {
+            c.env("DATABASE_URL", &url)
+                .env("HERALD_DATA_DIR", std::env::temp_dir());
+        })
+    })
     .await
     .unwrap();
-    let password = first.password().expect("the first start prints the admin password");
+    let password = first
+        .password()
+        .expect("the first start prints the admin password");
     assert!(first.output.iter().any(|l| l.contains("username: admin")));
     assert!(password.len() >= 20);
 
@@ -105,12 +114,19 @@ async fn the_first_start_creates_an_admin_and_prints_the_password_once() {
     first.stop();
 
     let url = database.url.clone();
-    let second = tokio::task::spawn_blocking(move || serve(|c| {
-        c.env("DATABASE_URL", &url).env("HERALD_DATA_DIR", std::env::temp_dir());
-    }))
+    let second = tokio::task::spawn_blocking(move || {
+        serve(|c| {
+            c.env("DATABASE_URL", &url)
+                .env("HERALD_DATA_DIR", std::env::temp_dir());
+        })
+    })
     .await
     .unwrap();
-    assert!(second.password().is_none(), "printed credentials twice: {:?}", second.output);
+    assert!(
+        second.password().is_none(),
+        "printed credentials twice: {:?}",
+        second.output
+    );
     second.stop();
 }
 
@@ -118,15 +134,27 @@ async fn the_first_start_creates_an_admin_and_prints_the_password_once() {
 async fn herald_admin_password_sets_the_first_admins_password() {
     let database = TestDatabase::empty();
     let url = database.url.clone();
-    let served = tokio::task::spawn_blocking(move || serve(|c| {
-        c.env("DATABASE_URL", &url)
-            .env("HERALD_DATA_DIR", std::env::temp_dir())
-            .env("HERALD_ADMIN_PASSWORD", "chosen-admin-password");
-    }))
+    let served = tokio::task::spawn_blocking(move || {
+        serve(|c| {
+            c.env("DATABASE_URL", &url)
+                .env("HERALD_DATA_DIR", std::env::temp_dir())
+                .env("HERALD_ADMIN_PASSWORD", "chosen-admin-password");
+        })
+    })
     .await
     .unwrap();
-    assert!(served.output.iter().any(|l| l.contains("HERALD_ADMIN_PASSWORD")));
-    assert!(!served.output.iter().any(|l| l.contains("chosen-admin-password")));
+    assert!(
+        served
+            .output
+            .iter()
+            .any(|l| l.contains("HERALD_ADMIN_PASSWORD"))
+    );
+    assert!(
+        !served
+            .output
+            .iter()
+            .any(|l| l.contains("chosen-admin-password"))
+    );
     let browser = Browser::new_for(&served.address);
     assert_redirects_to(&browser.login("admin", "chosen-admin-password").await, "/");
     served.stop();
@@ -144,24 +172,38 @@ fn postmaster_pid(data_dir: &Path) -> Option<i32> {
 
 #[tokio::test]
 async fn with_no_database_url_herald_runs_its_own_cluster_and_stops_it_on_sigterm() {
-    let dir = tempfile::Builder::new().prefix("herald-serve-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("herald-serve-")
+        .tempdir()
+        .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let data_dir = dir.path().join("data");
 
     let dd = data_dir.clone();
-    let served = tokio::task::spawn_blocking(move || serve(|c| {
-        c.env_remove("DATABASE_URL").env("HERALD_DATA_DIR", &dd);
-    }))
+    let served = tokio::task::spawn_blocking(move || {
+        serve(|c| {
+            c.env_remove("DATABASE_URL").env("HERALD_DATA_DIR", &dd);
+        })
+    })
     .await
     .unwrap();
     assert_eq!(health(&served.address).await, reqwest::StatusCode::OK);
     let password = served.password().expect("credentials printed");
     let pid = postmaster_pid(&data_dir).expect("a postmaster runs under the data dir");
-    let key_mode = std::fs::metadata(data_dir.join("secret.key")).unwrap().permissions().mode();
+    let key_mode = std::fs::metadata(data_dir.join("secret.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(key_mode & 0o777, 0o600);
     served.stop();
-    assert!(postmaster_pid(&data_dir).is_none(), "postmaster.pid left behind");
-    assert!(kill(Pid::from_raw(pid), None).is_err(), "the postmaster still runs");
+    assert!(
+        postmaster_pid(&data_dir).is_none(),
+        "postmaster.pid left behind"
+    );
+    assert!(
+        kill(Pid::from_raw(pid), None).is_err(),
+        "the postmaster still runs"
+    );
 
     // A crash leaves a stale postmaster.pid behind: it must not block the next start.
     std::fs::write(
@@ -170,9 +212,11 @@ async fn with_no_database_url_herald_runs_its_own_cluster_and_stops_it_on_sigter
     )
     .unwrap();
     let dd = data_dir.clone();
-    let again = tokio::task::spawn_blocking(move || serve(|c| {
-        c.env_remove("DATABASE_URL").env("HERALD_DATA_DIR", &dd);
-    }))
+    let again = tokio::task::spawn_blocking(move || {
+        serve(|c| {
+            c.env_remove("DATABASE_URL").env("HERALD_DATA_DIR", &dd);
+        })
+    })
     .await
     .unwrap();
     assert!(again.password().is_none());
