@@ -24,6 +24,10 @@ pub struct Settings {
     /// HTTP worker threads; defaults to the number of cores.
     pub http_workers: usize,
     pub login_throttle: LoginThrottle,
+    /// Whether webhook endpoints may use plain `http://` (local testing only).
+    pub allow_http_targets: bool,
+    /// How long a rotated-out signing secret keeps signing alongside the new one.
+    pub secret_rotation_overlap: Duration,
     pub admin_password: Option<SecretString>,
 }
 
@@ -114,6 +118,18 @@ impl Settings {
                 )?,
                 ..throttle_defaults
             },
+            allow_http_targets: parse_bool(
+                "HERALD_ALLOW_HTTP_TARGETS",
+                get("HERALD_ALLOW_HTTP_TARGETS"),
+                false,
+            )?,
+            secret_rotation_overlap: Duration::from_secs(
+                3600 * parse_or(
+                    "HERALD_SECRET_ROTATION_OVERLAP_HOURS",
+                    get("HERALD_SECRET_ROTATION_OVERLAP_HOURS"),
+                    24u64,
+                )?,
+            ),
             admin_password: get("HERALD_ADMIN_PASSWORD").map(SecretString::from),
         })
     }
@@ -130,6 +146,8 @@ impl Settings {
             db_pool_size: 4,
             http_workers: 1,
             login_throttle: LoginThrottle::default(),
+            allow_http_targets: true,
+            secret_rotation_overlap: Duration::from_secs(24 * 3600),
             admin_password: None,
         }
     }

@@ -13,4 +13,6 @@ pub mod error;
 pub mod model;
 pub mod startup;
 pub mod telemetry;
+pub mod validation;
 pub mod web;
+pub mod webhooks;

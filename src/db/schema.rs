@@ -15,6 +15,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_types (name) {
+        name -> Text,
+        category -> Text,
+        description -> Text,
+        example_payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         username -> Text,
@@ -37,6 +47,70 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(audit_log -> users (actor_user_id));
+diesel::table! {
+    webhook_events (webhook_id, event_type) {
+        webhook_id -> Int8,
+        event_type -> Text,
+    }
+}
 
-diesel::allow_tables_to_appear_in_same_query!(audit_log, login_failures, users,);
+diesel::table! {
+    webhook_headers (webhook_id, position) {
+        webhook_id -> Int8,
+        position -> Int4,
+        name -> Text,
+        value_enc -> Bytea,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        endpoint_url -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        disabled_by -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamptz>,
+        all_events -> Bool,
+        dispatch_mode -> Text,
+        batch_window_minutes -> Nullable<Int4>,
+        batch_max_events -> Nullable<Int4>,
+        auth_kind -> Text,
+        basic_username -> Nullable<Text>,
+        basic_password_enc -> Nullable<Bytea>,
+        auth_header_enc -> Nullable<Bytea>,
+        signing_enabled -> Bool,
+        signing_secret_enc -> Nullable<Bytea>,
+        previous_signing_secret_enc -> Nullable<Bytea>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        retry_policy -> Text,
+        retry_initial_seconds -> Int4,
+        retry_factor -> Float8,
+        retry_max_delay_seconds -> Int4,
+        retry_max_attempts -> Int4,
+        on_client_error -> Text,
+        disable_when_exhausted -> Bool,
+        timeout_seconds -> Int4,
+        created_by -> Text,
+        updated_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(audit_log -> users (actor_user_id));
+diesel::joinable!(webhook_events -> event_types (event_type));
+diesel::joinable!(webhook_events -> webhooks (webhook_id));
+diesel::joinable!(webhook_headers -> webhooks (webhook_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
+    event_types,
+    login_failures,
+    users,
+    webhook_events,
+    webhook_headers,
+    webhooks,
+);

@@ -2,5 +2,6 @@
 
 pub mod password;
 pub mod role;
+pub mod secret_box;
 pub mod secret_key;
 pub mod username;

@@ -2,8 +2,10 @@
 //! `&mut PgConnection` so callers decide where the connection comes from.
 
 pub mod audit;
+pub mod event_type;
 pub mod login_failure;
 pub mod user;
+pub mod webhook;
 
 /// A page of a list: 1-based page number and fixed page size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 
 pub mod assets;
 pub mod dashboard;
-pub mod forms;
 pub mod health;
 pub mod login;
 pub mod page;

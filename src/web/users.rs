@@ -6,7 +6,6 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use super::forms::FieldErrors;
 use super::page::{PageContext, render, render_with, see_other};
 use super::state::AppState;
 use crate::accounts::{self, AccountError};
@@ -19,6 +18,7 @@ use crate::domain::username::Username;
 use crate::error::AppError;
 use crate::model::user::{self, User};
 use crate::model::{PageRequest, Paged};
+use crate::validation::FieldErrors;
 
 #[derive(Template)]
 #[template(path = "users/list.html")]

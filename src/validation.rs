@@ -1,4 +1,4 @@
-//! Field-level error messages for re-rendered forms, filled from `validator` derives and from
+//! Field-level error messages (for re-rendered forms and JSON 422 answers), filled from `validator` derives and from
 //! domain parsing, keyed by the form field's name.
 
 use std::collections::BTreeMap;

@@ -1,0 +1,3 @@
+DROP TABLE webhook_headers;
+DROP TABLE webhook_events;
+DROP TABLE webhooks;

@@ -1,0 +1,132 @@
+//! Custom request headers (Skilljar's "additional headers"): valid HTTP names and values, and
+//! never one that Herald sets itself.
+
+use super::receiver_auth::SecretInput;
+
+/// Headers Herald owns: a custom header cannot replace them.
+pub const RESERVED: [&str; 12] = [
+    "content-type",
+    "content-length",
+    "user-agent",
+    "host",
+    "authorization",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+];
+pub const MAX_HEADERS: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomHeader {
+    /// Lower-case, as HTTP/2 sends it.
+    pub name: String,
+    pub value: SecretInput,
+}
+
+/// Pairs the form's name/value rows; blank rows are skipped. `existing` lists the names that
+/// already have a stored value (a blank value keeps it).
+pub fn parse_rows(
+    names: &[String],
+    values: &[String],
+    existing: &[String],
+) -> Result<Vec<CustomHeader>, String> {
+    let mut headers: Vec<CustomHeader> = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let value = values.get(index).map(String::as_str).unwrap_or("");
+        let name = name.trim();
+        if name.is_empty() {
+            if !value.is_empty() {
+                return Err(format!(
+                    "Row {}: enter a header name for the value.",
+                    index + 1
+                ));
+            }
+            continue;
+        }
+        let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            format!("{name:?} is not a valid header name (letters, digits and - only).")
+        })?;
+        let lower = parsed.as_str().to_owned();
+        if RESERVED.contains(&lower.as_str()) {
+            return Err(format!(
+                "{name} is set by Herald itself and cannot be overridden."
+            ));
+        }
+        if headers.iter().any(|h| h.name == lower) {
+            return Err(format!("{name} appears twice."));
+        }
+        let value = if value.is_empty() {
+            if !existing.contains(&lower) {
+                return Err(format!("Enter a value for {name}."));
+            }
+            SecretInput::Keep
+        } else {
+            if reqwest::header::HeaderValue::from_str(value).is_err() || value.len() > 4096 {
+                return Err(format!(
+                    "The value of {name} must be at most 4096 visible characters, without line breaks."
+                ));
+            }
+            SecretInput::Set(value.to_owned())
+        };
+        headers.push(CustomHeader { name: lower, value });
+    }
+    if headers.len() > MAX_HEADERS {
+        return Err(format!("Use at most {MAX_HEADERS} custom headers."));
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn valid_rows_are_kept_and_blank_rows_skipped() {
+        let headers = parse_rows(
+            &strings(&["X-Client-Id", "", "client_secret"]),
+            &strings(&["abc", "", "s3cret"]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(headers.len(), 2);
+        assert_eq!(headers[0].name, "x-client-id");
+        assert_eq!(headers[1].value, SecretInput::Set("s3cret".into()));
+    }
+
+    #[test]
+    fn reserved_invalid_and_duplicate_names_are_refused() {
+        assert!(
+            parse_rows(&strings(&["Content-Type"]), &strings(&["text/plain"]), &[])
+                .unwrap_err()
+                .contains("set by Herald")
+        );
+        assert!(parse_rows(&strings(&["webhook-signature"]), &strings(&["v1,x"]), &[]).is_err());
+        assert!(
+            parse_rows(&strings(&["bad name"]), &strings(&["x"]), &[])
+                .unwrap_err()
+                .contains("not a valid header name")
+        );
+        assert!(
+            parse_rows(&strings(&["X-A", "x-a"]), &strings(&["1", "2"]), &[])
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(parse_rows(&strings(&["X-A"]), &strings(&["line\nbreak"]), &[]).is_err());
+        assert!(parse_rows(&strings(&[""]), &strings(&["orphan"]), &[]).is_err());
+    }
+
+    #[test]
+    fn a_blank_value_keeps_an_existing_header_only() {
+        assert!(parse_rows(&strings(&["X-A"]), &strings(&[""]), &[]).is_err());
+        let kept = parse_rows(&strings(&["X-A"]), &strings(&[""]), &strings(&["x-a"])).unwrap();
+        assert_eq!(kept[0].value, SecretInput::Keep);
+    }
+}

@@ -1,0 +1,11 @@
+//! Webhooks: the settings an administrator chooses, parsed into domain types once (shared by
+//! the console and, later, the JSON API), and the service that stores them with an audit trail.
+
+pub mod dispatch;
+pub mod endpoint;
+pub mod headers;
+pub mod input;
+pub mod receiver_auth;
+pub mod retry;
+pub mod service;
+pub mod signing;
