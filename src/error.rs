@@ -15,6 +15,8 @@ pub enum AppError {
     Forbidden,
     #[error("missing or wrong CSRF token")]
     Csrf,
+    #[error("bad request: {0}")]
+    BadRequest(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -56,6 +58,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +77,7 @@ impl ResponseError for AppError {
                 "This form has expired",
                 "The form was not sent from this Herald session, or your session changed since it was shown. Go back, reload the page and try again.",
             ),
+            AppError::BadRequest(problem) => ("This request could not be read", problem.as_str()),
             AppError::Unexpected(err) => {
                 tracing::error!(error = ?err, "request failed");
                 (

@@ -16,6 +16,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::csrf::verify_csrf;
 use crate::config::Settings;
 use crate::db::PgPool;
+use crate::domain::secret_box::SecretBox;
 use crate::domain::secret_key::SecretKey;
 use crate::error::AppError;
 use crate::web::routes;
@@ -47,6 +48,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             settings: Arc::new(settings),
+            secrets: SecretBox::new(&secret),
         });
 
         let server = HttpServer::new(move || {

@@ -77,9 +77,35 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Que
         .map(|_| ())
 }
 
+/// Narrows the audit log: by target type, by action prefix, by actor name.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub target_type: Option<String>,
+    pub action: Option<String>,
+    pub actor: Option<String>,
+}
+
+fn filtered(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(target_type) = filter.target_type.clone().filter(|s| !s.is_empty()) {
+        query = query.filter(audit_log::target_type.eq(target_type));
+    }
+    if let Some(action) = filter.action.clone().filter(|s| !s.is_empty()) {
+        query = query.filter(audit_log::action.like(format!("{}%", action.replace('%', "\\%").replace('_', "\\_"))));
+    }
+    if let Some(actor) = filter.actor.clone().filter(|s| !s.is_empty()) {
+        query = query.filter(audit_log::actor.eq(actor));
+    }
+    query
+}
+
 pub fn list(conn: &mut PgConnection, page: PageRequest) -> QueryResult<Paged<AuditEntry>> {
-    let total = audit_log::table.count().get_result(conn)?;
-    let items = audit_log::table
+    list_filtered(conn, &AuditFilter::default(), page)
+}
+
+pub fn list_filtered(conn: &mut PgConnection, filter: &AuditFilter, page: PageRequest) -> QueryResult<Paged<AuditEntry>> {
+    let total = filtered(filter).count().get_result(conn)?;
+    let items = filtered(filter)
         .select(AuditEntry::as_select())
         .order((audit_log::occurred_at.desc(), audit_log::id.desc()))
         .limit(page.per_page)

@@ -2,17 +2,20 @@
 //! read at a glance. Every POST also passes the CSRF check (see `auth::csrf`).
 
 pub mod assets;
+pub mod audit;
 pub mod dashboard;
+pub mod events;
 pub mod health;
 pub mod login;
 pub mod page;
 pub mod state;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, get, post};
 
-use crate::auth::guard::{require_admin, require_viewer};
+use crate::auth::guard::{require_admin, require_manager, require_viewer};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Public: sign-in, health check, static files.
@@ -31,6 +34,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/logout")
             .wrap(from_fn(require_viewer))
             .route(post().to(login::logout)),
+    );
+
+    // Webhooks. Manager routes come first so `/webhooks/new` is not taken for an id.
+    cfg.service(
+        web::scope("/webhooks/new")
+            .wrap(from_fn(require_manager))
+            .route("", get().to(webhooks::form::new_form))
+            .route("", post().to(webhooks::form::create)),
+    )
+    .service(
+        web::scope("/webhooks/{id}/")
+            .wrap(from_fn(require_manager))
+            .route("edit", get().to(webhooks::form::edit_form))
+            .route("edit", post().to(webhooks::form::update))
+            .route("enable", post().to(webhooks::actions::enable))
+            .route("disable", post().to(webhooks::actions::disable))
+            .route("delete", get().to(webhooks::actions::confirm_delete))
+            .route("delete", post().to(webhooks::actions::delete))
+            .route("rotate-secret", post().to(webhooks::actions::rotate_secret))
+            .route("reveal-secret", post().to(webhooks::actions::reveal_secret)),
+    )
+    .service(
+        web::scope("/webhooks")
+            .wrap(from_fn(require_viewer))
+            .route("", get().to(webhooks::list::list))
+            .route("/{id}", get().to(webhooks::detail::show)),
+    )
+    .service(
+        web::resource("/events")
+            .wrap(from_fn(require_viewer))
+            .route(get().to(events::catalog)),
+    )
+    .service(
+        web::resource("/audit")
+            .wrap(from_fn(require_manager))
+            .route(get().to(audit::list)),
     );
 
     // Admins only: user management.

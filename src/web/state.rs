@@ -8,11 +8,14 @@ use diesel::PgConnection;
 
 use crate::config::Settings;
 use crate::db::PgPool;
+use crate::domain::secret_box::SecretBox;
 use crate::error::AppError;
 
 pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
+    /// Seals and opens the secrets stored in the database.
+    pub secrets: SecretBox,
 }
 
 impl AppState {

@@ -86,16 +86,23 @@ impl Chrome {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    pub async fn text_of(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css} on the page"))
-            .text()
-            .await
-            .unwrap()
+    /// Waits (up to 10 s) until the element `css` contains `expected`: pages change under
+    /// WebDriver while a form submission navigates, so a single look can see the old page.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if text.contains(expected) {
+                    return;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} never contained {expected:?}; last saw {last:?}");
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
@@ -141,7 +148,7 @@ async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
         .goto(&format!("{}/users", app.address))
         .await
         .unwrap();
-    assert_eq!(chrome.text_of("h1").await, "Sign in to Herald");
+    chrome.wait_for_text("h1", "Sign in to Herald").await;
     chrome.screenshot("01-login").await;
     chrome.fill("#username", "ada").await;
     chrome.fill("#password", PASSWORD).await;
@@ -150,13 +157,13 @@ async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
         .await;
 
     // Back on the page asked for before signing in.
-    assert_eq!(chrome.text_of("h1").await, "Users");
+    chrome.wait_for_text("h1", "Users").await;
     chrome
         .client
         .goto(&format!("{}/", app.address))
         .await
         .unwrap();
-    assert!(chrome.text_of("main").await.contains("Signed in as ada"));
+    chrome.wait_for_text("main", "Signed in as ada").await;
     chrome.screenshot("02-dashboard").await;
 
     chrome
@@ -168,7 +175,7 @@ async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
     chrome.fill("#password", "short").await;
     chrome.fill("#password_confirm", "short").await;
     chrome.click("main form button[type=submit]").await;
-    assert!(chrome.text_of("#password-error").await.contains("12"));
+    chrome.wait_for_text("#password-error", "12").await;
     chrome.screenshot("03-add-user-errors").await;
 
     chrome.fill("#password", "vera-long-password").await;
@@ -180,7 +187,7 @@ async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
             .await
             .contains("Added vera as viewer.")
     );
-    assert!(chrome.text_of("table").await.contains("vera"));
+    chrome.wait_for_text("table", "vera").await;
     chrome.screenshot("04-users").await;
 
     chrome.click("form[action='/logout'] button").await;

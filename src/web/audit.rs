@@ -1,0 +1,56 @@
+//! `/audit`: who changed what and when, newest first, with filters.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::page::{PageContext, render};
+use super::state::AppState;
+use crate::error::AppError;
+use crate::model::audit::{self, AuditEntry, AuditFilter};
+use crate::model::{PageRequest, Paged};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AuditQuery {
+    target_type: String,
+    action: String,
+    actor: String,
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "audit/list.html")]
+struct AuditPage {
+    ctx: PageContext,
+    entries: Paged<AuditEntry>,
+    query: AuditQuery,
+    base: String,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let filter = AuditFilter {
+        target_type: Some(query.target_type.clone()),
+        action: Some(query.action.clone()),
+        actor: Some(query.actor.clone()),
+    };
+    let page = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
+    let entries = state.run(move |conn| audit::list_filtered(conn, &filter, page)).await?;
+    let base = format!(
+        "/audit?target_type={}&action={}&actor={}&",
+        urlencoding::encode(&query.target_type),
+        urlencoding::encode(&query.action),
+        urlencoding::encode(&query.actor)
+    );
+    render(&AuditPage {
+        ctx: ctx.in_section("audit"),
+        entries,
+        query,
+        base,
+    })
+}

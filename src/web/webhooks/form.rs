@@ -1,0 +1,226 @@
+//! Create and edit forms. An invalid submission comes back with the input and a message beside
+//! each bad field; secrets are write-only (blank on edit keeps them).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::auth::current_user::CurrentUser;
+use crate::auth::session::{FlashLevel, TypedSession};
+use crate::error::AppError;
+use crate::model::event_type::{self, EventType};
+use crate::model::webhook;
+use crate::validation::FieldErrors;
+use crate::web::page::{PageContext, render, render_with, see_other};
+use crate::web::state::AppState;
+use crate::webhooks::input::{ParseContext, WebhookInput};
+use crate::webhooks::receiver_auth::ReceiverAuth;
+use crate::webhooks::retry::RetryPolicy;
+use crate::webhooks::service::{self, WebhookError};
+use crate::webhooks::signing::SigningSecret;
+
+#[derive(Template)]
+#[template(path = "webhooks/form.html")]
+pub struct FormPage {
+    pub ctx: PageContext,
+    /// `None` = creating.
+    pub webhook_id: Option<i64>,
+    pub input: WebhookInput,
+    pub errors: FieldErrors,
+    pub groups: Vec<(String, Vec<EventType>)>,
+    pub auth_kinds: [(&'static str, &'static str); 3],
+    pub retry_kinds: [(&'static str, &'static str); 4],
+    /// On edit: which write-only secrets are stored (so the form can say "leave blank to keep").
+    pub has_basic_password: bool,
+    pub has_auth_header: bool,
+}
+
+impl FormPage {
+    fn action(&self) -> String {
+        match self.webhook_id {
+            Some(id) => format!("/webhooks/{id}/edit"),
+            None => "/webhooks/new".into(),
+        }
+    }
+
+    fn password_hint(&self) -> &'static str {
+        if self.has_basic_password {
+            "Stored encrypted. Leave blank to keep the current one."
+        } else {
+            "Stored encrypted; never shown again."
+        }
+    }
+
+    fn auth_header_hint(&self) -> &'static str {
+        if self.has_auth_header {
+            "Sent exactly as written. Leave blank to keep the current value."
+        } else {
+            "Sent exactly as written, for example: Bearer 3f9c…"
+        }
+    }
+
+    fn cancel(&self) -> String {
+        match self.webhook_id {
+            Some(id) => format!("/webhooks/{id}"),
+            None => "/webhooks".into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/secret.html")]
+pub struct SecretPage {
+    pub ctx: PageContext,
+    pub webhook_id: i64,
+    pub webhook_name: String,
+    pub secret: SigningSecret,
+    pub headline: String,
+    pub explanation: String,
+}
+
+fn parse_body(body: &[u8]) -> Result<WebhookInput, AppError> {
+    serde_html_form::from_bytes(body).map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))
+}
+
+async fn catalog(state: &AppState) -> Result<Vec<EventType>, AppError> {
+    state.run(event_type::all).await
+}
+
+fn form_page(ctx: PageContext, webhook_id: Option<i64>, input: WebhookInput, errors: FieldErrors, types: Vec<EventType>) -> FormPage {
+    FormPage {
+        ctx: ctx.in_section("webhooks"),
+        webhook_id,
+        input,
+        errors,
+        groups: event_type::grouped(types),
+        auth_kinds: ReceiverAuth::KINDS,
+        retry_kinds: RetryPolicy::KINDS,
+        has_basic_password: false,
+        has_auth_header: false,
+    }
+}
+
+pub async fn new_form(state: web::Data<AppState>, ctx: PageContext) -> Result<HttpResponse, AppError> {
+    let types = catalog(&state).await?;
+    render(&form_page(ctx, None, WebhookInput::defaults(), FieldErrors::default(), types))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let input = parse_body(&body)?;
+    let types = catalog(&state).await?;
+    let names: Vec<String> = types.iter().map(|t| t.name.clone()).collect();
+    let parsed = input.parse(&ParseContext {
+        allow_http: state.settings.allow_http_targets,
+        catalog: &names,
+        has_auth_header: false,
+        header_names: &[],
+    });
+    let spec = match parsed {
+        Ok(spec) => spec,
+        Err(errors) => return render_with(StatusCode::UNPROCESSABLE_ENTITY, &form_page(ctx, None, input, errors, types)),
+    };
+    let actor = me.actor();
+    let secrets = state.secrets.clone();
+    match state.attempt(move |conn| service::create(conn, &actor, &spec, &secrets)).await? {
+        Ok((created, Some(secret))) => render_with(
+            StatusCode::CREATED,
+            &SecretPage {
+                ctx: ctx.in_section("webhooks"),
+                webhook_id: created.id,
+                webhook_name: created.name,
+                secret,
+                headline: "Webhook created".into(),
+                explanation: "Give this signing secret to the receiver so it can verify that requests come from Herald. It is shown only now; later it is masked (managers can reveal it, which is recorded in the audit log).".into(),
+            },
+        ),
+        Ok((created, None)) => {
+            session.flash(FlashLevel::Success, format!("Created {}.", created.name));
+            Ok(see_other(&format!("/webhooks/{}", created.id)))
+        }
+        Err(WebhookError::NameTaken) => {
+            let mut errors = FieldErrors::default();
+            errors.add("name", WebhookError::NameTaken.to_string());
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &form_page(ctx, None, input, errors, types))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn edit_form(state: web::Data<AppState>, ctx: PageContext, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let (found, events, headers) = state
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((webhook::find(conn, id)?, webhook::events_of(conn, id)?, webhook::headers_of(conn, id)?))
+        })
+        .await?;
+    let found = found.ok_or(AppError::NotFound)?;
+    let types = catalog(&state).await?;
+    let input = WebhookInput::from_webhook(&found, events, headers.into_iter().map(|h| h.name).collect());
+    let mut page = form_page(ctx, Some(id), input, FieldErrors::default(), types);
+    page.has_basic_password = found.basic_password_enc.is_some();
+    page.has_auth_header = found.auth_header_enc.is_some();
+    render(&page)
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    me: CurrentUser,
+    session: TypedSession,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let input = parse_body(&body)?;
+    let (found, headers) = state
+        .run(move |conn| Ok::<_, diesel::result::Error>((webhook::find(conn, id)?, webhook::headers_of(conn, id)?)))
+        .await?;
+    let found = found.ok_or(AppError::NotFound)?;
+    let header_names: Vec<String> = headers.into_iter().map(|h| h.name).collect();
+    let types = catalog(&state).await?;
+    let names: Vec<String> = types.iter().map(|t| t.name.clone()).collect();
+    let parsed = input.parse(&ParseContext {
+        allow_http: state.settings.allow_http_targets,
+        catalog: &names,
+        has_auth_header: found.auth_header_enc.is_some(),
+        header_names: &header_names,
+    });
+    let rerender = |ctx: PageContext, input: WebhookInput, errors: FieldErrors, types: Vec<EventType>| {
+        let mut page = form_page(ctx, Some(id), input, errors, types);
+        page.has_basic_password = found.basic_password_enc.is_some();
+        page.has_auth_header = found.auth_header_enc.is_some();
+        render_with(StatusCode::UNPROCESSABLE_ENTITY, &page)
+    };
+    let spec = match parsed {
+        Ok(spec) => spec,
+        Err(errors) => return rerender(ctx, input, errors, types),
+    };
+    let actor = me.actor();
+    let secrets = state.secrets.clone();
+    match state.attempt(move |conn| service::update(conn, &actor, id, &spec, &secrets)).await? {
+        Ok((updated, Some(secret))) => render(&SecretPage {
+            ctx: ctx.in_section("webhooks"),
+            webhook_id: updated.id,
+            webhook_name: updated.name,
+            secret,
+            headline: "Signing switched on".into(),
+            explanation: "Herald generated a signing secret for this webhook. Give it to the receiver; it is shown only now.".into(),
+        }),
+        Ok((updated, None)) => {
+            session.flash(FlashLevel::Success, format!("Saved {}.", updated.name));
+            Ok(see_other(&format!("/webhooks/{id}")))
+        }
+        Err(WebhookError::NameTaken) => {
+            let mut errors = FieldErrors::default();
+            errors.add("name", WebhookError::NameTaken.to_string());
+            rerender(ctx, input, errors, types)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

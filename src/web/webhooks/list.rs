@@ -1,0 +1,113 @@
+//! The webhook list: search, filters, sort and pagination; links keep the filters.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::model::event_type;
+use crate::model::webhook::{self, ListFilter, Sort, Webhook};
+use crate::model::{PageRequest, Paged};
+use crate::web::page::{PageContext, render};
+use crate::web::state::AppState;
+
+/// How many subscribed events a row names before "and N more".
+const EVENTS_SHOWN: usize = 3;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    q: String,
+    status: String,
+    event: String,
+    sort: String,
+    page: Option<i64>,
+}
+
+pub struct Row {
+    pub webhook: Webhook,
+    pub events: Vec<String>,
+    pub more_events: usize,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/list.html")]
+struct ListPage {
+    ctx: PageContext,
+    rows: Vec<Row>,
+    page: Paged<Webhook>,
+    query: ListQuery,
+    event_names: Vec<String>,
+    sorts: [(Sort, &'static str, &'static str); 5],
+    /// The current filters as a query string prefix, for pagination links.
+    base: String,
+    rendered_at: String,
+}
+
+impl ListPage {
+    fn filtered(&self) -> bool {
+        !self.query.q.is_empty() || !self.query.status.is_empty() || !self.query.event.is_empty()
+    }
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let filter = ListFilter {
+        search: Some(query.q.clone()).filter(|q| !q.trim().is_empty()),
+        enabled: match query.status.as_str() {
+            "enabled" => Some(true),
+            "disabled" => Some(false),
+            _ => None,
+        },
+        event_type: Some(query.event.clone()).filter(|e| !e.is_empty()),
+        sort: Sort::parse(&query.sort),
+    };
+    let page_request = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
+    let (page, subscriptions, event_names) = state
+        .run(move |conn| {
+            let page = webhook::list(conn, &filter, page_request)?;
+            let ids: Vec<i64> = page.items.iter().map(|w| w.id).collect();
+            let subscriptions = webhook::events_of_many(conn, &ids)?;
+            Ok::<_, diesel::result::Error>((page, subscriptions, event_type::names(conn)?))
+        })
+        .await?;
+    let mut by_webhook: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, event) in subscriptions {
+        by_webhook.entry(id).or_default().push(event);
+    }
+    let rows = page
+        .items
+        .iter()
+        .map(|webhook| {
+            let all = by_webhook.remove(&webhook.id).unwrap_or_default();
+            Row {
+                webhook: webhook.clone(),
+                more_events: all.len().saturating_sub(EVENTS_SHOWN),
+                events: all.into_iter().take(EVENTS_SHOWN).collect(),
+            }
+        })
+        .collect();
+    let base = format!(
+        "/webhooks?q={}&status={}&event={}&sort={}&",
+        urlencoding::encode(&query.q),
+        urlencoding::encode(&query.status),
+        urlencoding::encode(&query.event),
+        urlencoding::encode(Sort::parse(&query.sort).key()),
+    );
+    render(&ListPage {
+        ctx: ctx.in_section("webhooks"),
+        rows,
+        page,
+        query,
+        event_names,
+        sorts: Sort::ALL,
+        base,
+        rendered_at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    })
+}
