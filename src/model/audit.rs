@@ -91,7 +91,10 @@ fn filtered(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, diesel::pg::
         query = query.filter(audit_log::target_type.eq(target_type));
     }
     if let Some(action) = filter.action.clone().filter(|s| !s.is_empty()) {
-        query = query.filter(audit_log::action.like(format!("{}%", action.replace('%', "\\%").replace('_', "\\_"))));
+        query = query.filter(audit_log::action.like(format!(
+            "{}%",
+            action.replace('%', "\\%").replace('_', "\\_")
+        )));
     }
     if let Some(actor) = filter.actor.clone().filter(|s| !s.is_empty()) {
         query = query.filter(audit_log::actor.eq(actor));
@@ -103,7 +106,11 @@ pub fn list(conn: &mut PgConnection, page: PageRequest) -> QueryResult<Paged<Aud
     list_filtered(conn, &AuditFilter::default(), page)
 }
 
-pub fn list_filtered(conn: &mut PgConnection, filter: &AuditFilter, page: PageRequest) -> QueryResult<Paged<AuditEntry>> {
+pub fn list_filtered(
+    conn: &mut PgConnection,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> QueryResult<Paged<AuditEntry>> {
     let total = filtered(filter).count().get_result(conn)?;
     let items = filtered(filter)
         .select(AuditEntry::as_select())

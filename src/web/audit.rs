@@ -40,7 +40,9 @@ pub async fn list(
         actor: Some(query.actor.clone()),
     };
     let page = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
-    let entries = state.run(move |conn| audit::list_filtered(conn, &filter, page)).await?;
+    let entries = state
+        .run(move |conn| audit::list_filtered(conn, &filter, page))
+        .await?;
     let base = format!(
         "/audit?target_type={}&action={}&actor={}&",
         urlencoding::encode(&query.target_type),

@@ -16,7 +16,10 @@ struct CatalogPage {
     total: usize,
 }
 
-pub async fn catalog(state: web::Data<AppState>, ctx: PageContext) -> Result<HttpResponse, AppError> {
+pub async fn catalog(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+) -> Result<HttpResponse, AppError> {
     let types = state.run(event_type::all).await?;
     let total = types.len();
     render(&CatalogPage {

@@ -17,6 +17,14 @@ use actix_web::web::{self, get, post};
 
 use crate::auth::guard::{require_admin, require_manager, require_viewer};
 
+/// `route!(cfg, guard, "/path", get => handler, post => handler)`: one resource, its methods,
+/// and the role guard in front of it.
+macro_rules! route {
+    ($cfg:expr, $guard:expr, $path:literal, $($method:ident => $handler:expr),+) => {
+        $cfg.service(web::resource($path).wrap(from_fn($guard))$(.route($method().to($handler)))+);
+    };
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Public: sign-in, health check, static files.
     cfg.route("/login", get().to(login::form))
@@ -36,41 +44,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(post().to(login::logout)),
     );
 
-    // Webhooks. Manager routes come first so `/webhooks/new` is not taken for an id.
-    cfg.service(
-        web::scope("/webhooks/new")
-            .wrap(from_fn(require_manager))
-            .route("", get().to(webhooks::form::new_form))
-            .route("", post().to(webhooks::form::create)),
-    )
-    .service(
-        web::scope("/webhooks/{id}/")
-            .wrap(from_fn(require_manager))
-            .route("edit", get().to(webhooks::form::edit_form))
-            .route("edit", post().to(webhooks::form::update))
-            .route("enable", post().to(webhooks::actions::enable))
-            .route("disable", post().to(webhooks::actions::disable))
-            .route("delete", get().to(webhooks::actions::confirm_delete))
-            .route("delete", post().to(webhooks::actions::delete))
-            .route("rotate-secret", post().to(webhooks::actions::rotate_secret))
-            .route("reveal-secret", post().to(webhooks::actions::reveal_secret)),
-    )
-    .service(
-        web::scope("/webhooks")
-            .wrap(from_fn(require_viewer))
-            .route("", get().to(webhooks::list::list))
-            .route("/{id}", get().to(webhooks::detail::show)),
-    )
-    .service(
-        web::resource("/events")
-            .wrap(from_fn(require_viewer))
-            .route(get().to(events::catalog)),
-    )
-    .service(
-        web::resource("/audit")
-            .wrap(from_fn(require_manager))
-            .route(get().to(audit::list)),
-    );
+    // Webhooks: reading is for everyone signed in, changing for managers.
+    // `/webhooks/new` comes before `/webhooks/{id}` so it is not taken for an id.
+    route!(cfg, require_manager, "/webhooks/new", get => webhooks::form::new_form, post => webhooks::form::create);
+    route!(cfg, require_viewer, "/webhooks", get => webhooks::list::list);
+    route!(cfg, require_viewer, "/webhooks/{id}", get => webhooks::detail::show);
+    route!(cfg, require_manager, "/webhooks/{id}/edit", get => webhooks::form::edit_form, post => webhooks::form::update);
+    route!(cfg, require_manager, "/webhooks/{id}/enable", post => webhooks::actions::enable);
+    route!(cfg, require_manager, "/webhooks/{id}/disable", post => webhooks::actions::disable);
+    route!(cfg, require_manager, "/webhooks/{id}/delete", get => webhooks::actions::confirm_delete, post => webhooks::actions::delete);
+    route!(cfg, require_manager, "/webhooks/{id}/rotate-secret", post => webhooks::actions::rotate_secret);
+    route!(cfg, require_manager, "/webhooks/{id}/reveal-secret", post => webhooks::actions::reveal_secret);
+    route!(cfg, require_viewer, "/events", get => events::catalog);
+    route!(cfg, require_manager, "/audit", get => audit::list);
 
     // Admins only: user management.
     cfg.service(

@@ -181,22 +181,16 @@ async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
     chrome.fill("#password", "vera-long-password").await;
     chrome.fill("#password_confirm", "vera-long-password").await;
     chrome.click("main form button[type=submit]").await;
-    assert!(
-        chrome
-            .text_of(".flash-success")
-            .await
-            .contains("Added vera as viewer.")
-    );
+    chrome
+        .wait_for_text(".flash-success", "Added vera as viewer.")
+        .await;
     chrome.wait_for_text("table", "vera").await;
     chrome.screenshot("04-users").await;
 
     chrome.click("form[action='/logout'] button").await;
-    assert!(
-        chrome
-            .text_of(".flash-success")
-            .await
-            .contains("You have signed out.")
-    );
+    chrome
+        .wait_for_text(".flash-success", "You have signed out.")
+        .await;
     chrome.screenshot("05-signed-out").await;
     chrome.close().await;
 }

@@ -10,3 +10,4 @@ mod migrations;
 mod pages;
 mod serve;
 mod users;
+mod webhooks;

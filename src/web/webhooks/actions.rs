@@ -39,7 +39,9 @@ pub async fn enable(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let actor = me.actor();
-    let updated = state.run(move |conn| service::set_enabled(conn, &actor, id, true, None)).await?;
+    let updated = state
+        .run(move |conn| service::set_enabled(conn, &actor, id, true, None))
+        .await?;
     session.flash(FlashLevel::Success, format!("{} is enabled.", updated.name));
     Ok(see_other(&back_to(&form.back, id)))
 }
@@ -54,13 +56,20 @@ pub async fn disable(
     let id = id.into_inner();
     let actor = me.actor();
     let reason: String = form.reason.trim().chars().take(500).collect();
-    let reason = if reason.is_empty() { format!("Disabled by {}", me.username) } else { reason };
+    let reason = if reason.is_empty() {
+        format!("Disabled by {}", me.username)
+    } else {
+        reason
+    };
     let updated = state
         .run(move |conn| service::set_enabled(conn, &actor, id, false, Some(&reason)))
         .await?;
     session.flash(
         FlashLevel::Success,
-        format!("{} is disabled: it receives nothing until enabled again.", updated.name),
+        format!(
+            "{} is disabled: it receives nothing until enabled again.",
+            updated.name
+        ),
     );
     Ok(see_other(&back_to(&form.back, id)))
 }
@@ -73,10 +82,19 @@ struct DeletePage {
     event_count: usize,
 }
 
-pub async fn confirm_delete(state: web::Data<AppState>, ctx: PageContext, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (found, events) = state
-        .run(move |conn| Ok::<_, diesel::result::Error>((webhook::find(conn, id)?, webhook::events_of(conn, id)?)))
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                webhook::find(conn, id)?,
+                webhook::events_of(conn, id)?,
+            ))
+        })
         .await?;
     render(&DeletePage {
         ctx: ctx.in_section("webhooks"),
@@ -93,7 +111,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let actor = me.actor();
-    let deleted = state.run(move |conn| service::delete(conn, &actor, id)).await?;
+    let deleted = state
+        .run(move |conn| service::delete(conn, &actor, id))
+        .await?;
     session.flash(FlashLevel::Success, format!("Deleted {}.", deleted.name));
     Ok(see_other("/webhooks"))
 }
@@ -115,12 +135,18 @@ pub async fn rotate_secret(
     {
         Ok(rotated) => rotated,
         Err(WebhookError::SigningOff) => {
-            session.flash(FlashLevel::Error, "Signing is off for this webhook: switch it on in Edit first.");
+            session.flash(
+                FlashLevel::Error,
+                "Signing is off for this webhook: switch it on in Edit first.",
+            );
             return Ok(see_other(&format!("/webhooks/{id}")));
         }
         Err(other) => return Err(other.into()),
     };
-    let found = state.run(move |conn| webhook::find(conn, id)).await?.ok_or(AppError::NotFound)?;
+    let found = state
+        .run(move |conn| webhook::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
     render(&SecretPage {
         ctx: ctx.in_section("webhooks"),
         webhook_id: id,
@@ -144,7 +170,10 @@ pub async fn reveal_secret(
     let id = id.into_inner();
     let actor = me.actor();
     let secrets = state.secrets.clone();
-    let secret = match state.attempt(move |conn| service::reveal_secret(conn, &actor, id, &secrets)).await? {
+    let secret = match state
+        .attempt(move |conn| service::reveal_secret(conn, &actor, id, &secrets))
+        .await?
+    {
         Ok(secret) => secret,
         Err(WebhookError::SigningOff) => {
             session.flash(FlashLevel::Error, "This webhook has no signing secret.");
@@ -152,13 +181,17 @@ pub async fn reveal_secret(
         }
         Err(other) => return Err(other.into()),
     };
-    let found = state.run(move |conn| webhook::find(conn, id)).await?.ok_or(AppError::NotFound)?;
+    let found = state
+        .run(move |conn| webhook::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
     render(&SecretPage {
         ctx: ctx.in_section("webhooks"),
         webhook_id: id,
         webhook_name: found.name,
         secret,
         headline: "Signing secret".into(),
-        explanation: "This reveal has been recorded in the audit log. Do not leave this page open.".into(),
+        explanation: "This reveal has been recorded in the audit log. Do not leave this page open."
+            .into(),
     })
 }

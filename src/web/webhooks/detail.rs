@@ -22,7 +22,11 @@ struct ShowPage {
     history: Vec<AuditEntry>,
 }
 
-pub async fn show(state: web::Data<AppState>, ctx: PageContext, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (found, events, headers, history) = state
         .run(move |conn| {
@@ -38,7 +42,11 @@ pub async fn show(state: web::Data<AppState>, ctx: PageContext, id: web::Path<i6
     let masked_secret = service::masked_secret(&webhook, &state.secrets);
     let previous_secret_until = webhook
         .previous_secret_active(chrono::Utc::now())
-        .then(|| webhook.previous_secret_expires_at.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()))
+        .then(|| {
+            webhook
+                .previous_secret_expires_at
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        })
         .flatten();
     render(&ShowPage {
         ctx: ctx.in_section("webhooks"),

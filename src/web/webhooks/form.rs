@@ -79,14 +79,21 @@ pub struct SecretPage {
 }
 
 fn parse_body(body: &[u8]) -> Result<WebhookInput, AppError> {
-    serde_html_form::from_bytes(body).map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))
+    serde_html_form::from_bytes(body)
+        .map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))
 }
 
 async fn catalog(state: &AppState) -> Result<Vec<EventType>, AppError> {
     state.run(event_type::all).await
 }
 
-fn form_page(ctx: PageContext, webhook_id: Option<i64>, input: WebhookInput, errors: FieldErrors, types: Vec<EventType>) -> FormPage {
+fn form_page(
+    ctx: PageContext,
+    webhook_id: Option<i64>,
+    input: WebhookInput,
+    errors: FieldErrors,
+    types: Vec<EventType>,
+) -> FormPage {
     FormPage {
         ctx: ctx.in_section("webhooks"),
         webhook_id,
@@ -100,9 +107,18 @@ fn form_page(ctx: PageContext, webhook_id: Option<i64>, input: WebhookInput, err
     }
 }
 
-pub async fn new_form(state: web::Data<AppState>, ctx: PageContext) -> Result<HttpResponse, AppError> {
+pub async fn new_form(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+) -> Result<HttpResponse, AppError> {
     let types = catalog(&state).await?;
-    render(&form_page(ctx, None, WebhookInput::defaults(), FieldErrors::default(), types))
+    render(&form_page(
+        ctx,
+        None,
+        WebhookInput::defaults(),
+        FieldErrors::default(),
+        types,
+    ))
 }
 
 pub async fn create(
@@ -123,7 +139,12 @@ pub async fn create(
     });
     let spec = match parsed {
         Ok(spec) => spec,
-        Err(errors) => return render_with(StatusCode::UNPROCESSABLE_ENTITY, &form_page(ctx, None, input, errors, types)),
+        Err(errors) => {
+            return render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(ctx, None, input, errors, types),
+            );
+        }
     };
     let actor = me.actor();
     let secrets = state.secrets.clone();
@@ -152,16 +173,28 @@ pub async fn create(
     }
 }
 
-pub async fn edit_form(state: web::Data<AppState>, ctx: PageContext, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (found, events, headers) = state
         .run(move |conn| {
-            Ok::<_, diesel::result::Error>((webhook::find(conn, id)?, webhook::events_of(conn, id)?, webhook::headers_of(conn, id)?))
+            Ok::<_, diesel::result::Error>((
+                webhook::find(conn, id)?,
+                webhook::events_of(conn, id)?,
+                webhook::headers_of(conn, id)?,
+            ))
         })
         .await?;
     let found = found.ok_or(AppError::NotFound)?;
     let types = catalog(&state).await?;
-    let input = WebhookInput::from_webhook(&found, events, headers.into_iter().map(|h| h.name).collect());
+    let input = WebhookInput::from_webhook(
+        &found,
+        events,
+        headers.into_iter().map(|h| h.name).collect(),
+    );
     let mut page = form_page(ctx, Some(id), input, FieldErrors::default(), types);
     page.has_basic_password = found.basic_password_enc.is_some();
     page.has_auth_header = found.auth_header_enc.is_some();
@@ -179,7 +212,12 @@ pub async fn update(
     let id = id.into_inner();
     let input = parse_body(&body)?;
     let (found, headers) = state
-        .run(move |conn| Ok::<_, diesel::result::Error>((webhook::find(conn, id)?, webhook::headers_of(conn, id)?)))
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                webhook::find(conn, id)?,
+                webhook::headers_of(conn, id)?,
+            ))
+        })
         .await?;
     let found = found.ok_or(AppError::NotFound)?;
     let header_names: Vec<String> = headers.into_iter().map(|h| h.name).collect();
@@ -191,12 +229,13 @@ pub async fn update(
         has_auth_header: found.auth_header_enc.is_some(),
         header_names: &header_names,
     });
-    let rerender = |ctx: PageContext, input: WebhookInput, errors: FieldErrors, types: Vec<EventType>| {
-        let mut page = form_page(ctx, Some(id), input, errors, types);
-        page.has_basic_password = found.basic_password_enc.is_some();
-        page.has_auth_header = found.auth_header_enc.is_some();
-        render_with(StatusCode::UNPROCESSABLE_ENTITY, &page)
-    };
+    let rerender =
+        |ctx: PageContext, input: WebhookInput, errors: FieldErrors, types: Vec<EventType>| {
+            let mut page = form_page(ctx, Some(id), input, errors, types);
+            page.has_basic_password = found.basic_password_enc.is_some();
+            page.has_auth_header = found.auth_header_enc.is_some();
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        };
     let spec = match parsed {
         Ok(spec) => spec,
         Err(errors) => return rerender(ctx, input, errors, types),

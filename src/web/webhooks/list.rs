@@ -108,6 +108,8 @@ pub async fn list(
         event_names,
         sorts: Sort::ALL,
         base,
-        rendered_at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        rendered_at: chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string(),
     })
 }
