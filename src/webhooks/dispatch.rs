@@ -19,13 +19,13 @@ impl DispatchTiming {
         match mode.trim() {
             "" | "immediate" => Ok(Self::Immediate),
             "batched" => {
-                let window_minutes = parse_in_range(window, 1, 1440).map_err(|_| {
+                let window_minutes = parse_in_range(window, 1, 1440).ok_or_else(|| {
                     (
                         "batch_window_minutes",
                         "Enter a window of 1 to 1440 minutes.".to_owned(),
                     )
                 })?;
-                let max_events = parse_in_range(max_events, 1, 1000).map_err(|_| {
+                let max_events = parse_in_range(max_events, 1, 1000).ok_or_else(|| {
                     (
                         "batch_max_events",
                         "Enter a batch size of 1 to 1000 events.".to_owned(),
@@ -58,12 +58,12 @@ impl DispatchTiming {
     }
 }
 
-pub fn parse_in_range(raw: &str, min: i32, max: i32) -> Result<i32, ()> {
+/// `raw` as a whole number within `min..=max`, or `None`.
+pub fn parse_in_range(raw: &str, min: i32, max: i32) -> Option<i32> {
     raw.trim()
         .parse::<i32>()
         .ok()
         .filter(|v| (min..=max).contains(v))
-        .ok_or(())
 }
 
 #[cfg(test)]

@@ -268,7 +268,7 @@ impl WebhookInput {
             });
         let timeout_seconds = errors.check("timeout_seconds", || {
             super::dispatch::parse_in_range(&self.timeout_seconds, 1, 30)
-                .map_err(|_| "Enter 1 to 30 seconds.".to_owned())
+                .ok_or_else(|| "Enter 1 to 30 seconds.".to_owned())
         });
 
         match (

@@ -68,7 +68,7 @@ impl RetryPolicy {
             "custom" => {
                 let mut errors = Vec::new();
                 let initial_seconds = parse_in_range(initial, 1, 86_400)
-                    .map_err(|_| {
+                    .ok_or_else(|| {
                         errors.push((
                             "retry_initial_seconds",
                             "Enter 1 to 86400 seconds.".to_owned(),
@@ -88,7 +88,7 @@ impl RetryPolicy {
                     })
                     .unwrap_or(1.0);
                 let max_delay_seconds = parse_in_range(max_delay, 1, 604_800)
-                    .map_err(|_| {
+                    .ok_or_else(|| {
                         errors.push((
                             "retry_max_delay_seconds",
                             "Enter 1 to 604800 seconds (7 days).".to_owned(),
@@ -96,7 +96,7 @@ impl RetryPolicy {
                     })
                     .unwrap_or(0);
                 let max_attempts = parse_in_range(attempts, 1, 100)
-                    .map_err(|_| {
+                    .ok_or_else(|| {
                         errors.push(("retry_max_attempts", "Enter 1 to 100 attempts.".to_owned()))
                     })
                     .unwrap_or(0);
@@ -182,7 +182,7 @@ impl RetryPolicy {
                 .get((next_attempt - 2) as usize)
                 .map(|s| Duration::from_secs(*s));
         }
-        let exponent = (next_attempt - 2) as i32;
+        let exponent = next_attempt - 2;
         let delay = f64::from(columns.initial_seconds) * columns.factor.powi(exponent);
         Some(Duration::from_secs_f64(
             delay.min(f64::from(columns.max_delay_seconds)),

@@ -194,3 +194,105 @@ async fn an_admin_signs_in_adds_a_viewer_and_signs_out_in_a_real_browser() {
     chrome.screenshot("05-signed-out").await;
     chrome.close().await;
 }
+
+#[tokio::test]
+async fn a_manager_creates_disables_edits_and_deletes_a_webhook_in_a_real_browser() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.add_user("maya", Role::Manager).await;
+    let base = app.address.clone();
+
+    chrome.client.goto(&format!("{base}/login")).await.unwrap();
+    chrome.fill("#username", "maya").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    chrome.wait_for_text("h1", "Dashboard").await;
+
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks"))
+        .await
+        .unwrap();
+    chrome.wait_for_text("main", "No webhooks yet").await;
+    chrome.screenshot("10-webhooks-empty").await;
+
+    // A mistake first: the form comes back with the message beside the field.
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks/new"))
+        .await
+        .unwrap();
+    chrome.fill("#name", "HR onboarding").await;
+    chrome.fill("#endpoint_url", "ftp://hr.example.com").await;
+    chrome
+        .click("input[name=events][value='course.completed']")
+        .await;
+    chrome
+        .click("input[name=events][value='badge.awarded']")
+        .await;
+    chrome.click(".webhook-form button[type=submit]").await;
+    chrome
+        .wait_for_text("#endpoint_url-error", "Use an https:// URL")
+        .await;
+    chrome.screenshot("11-webhook-form-error").await;
+
+    chrome
+        .fill("#endpoint_url", "https://hr.example.com/hooks/lms")
+        .await;
+    chrome.click("input[name=auth_kind][value=basic]").await;
+    chrome.fill("#basic_username", "lms").await;
+    chrome.fill("#basic_password", "s3cret-pass").await;
+    chrome.click(".webhook-form button[type=submit]").await;
+    chrome.wait_for_text("h1", "Webhook created").await;
+    chrome.screenshot("12-webhook-created-secret").await;
+
+    chrome.click(".card a.button").await;
+    chrome.wait_for_text("h1", "HR onboarding").await;
+    chrome.screenshot("13-webhook-detail").await;
+
+    // Appears in the list; disable it from there.
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks"))
+        .await
+        .unwrap();
+    chrome.wait_for_text("table", "HR onboarding").await;
+    chrome.screenshot("14-webhooks-list").await;
+    chrome.click("td.row-actions form button").await;
+    chrome.wait_for_text(".flash-success", "is disabled").await;
+    chrome.wait_for_text("table", "disabled").await;
+    chrome.screenshot("15-webhook-disabled").await;
+
+    // Edit: rename it; the stored password is kept.
+    chrome.click("td.row-actions summary").await;
+    chrome.click(".menu-items a[href$='/edit']").await;
+    chrome.wait_for_text("h1", "Edit webhook").await;
+    chrome.fill("#name", "HR onboarding (EU)").await;
+    chrome.click(".webhook-form button[type=submit]").await;
+    chrome
+        .wait_for_text(".flash-success", "Saved HR onboarding (EU).")
+        .await;
+
+    // Delete, after the confirmation page.
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks"))
+        .await
+        .unwrap();
+    chrome.click("td.row-actions summary").await;
+    chrome.click(".menu-items a[href$='/delete']").await;
+    chrome
+        .wait_for_text("h1", "Delete HR onboarding (EU)?")
+        .await;
+    chrome.screenshot("16-webhook-delete-confirm").await;
+    chrome.click("form[action$='/delete'] button").await;
+    chrome
+        .wait_for_text(".flash-success", "Deleted HR onboarding (EU).")
+        .await;
+    chrome.wait_for_text("main", "No webhooks yet").await;
+    chrome.close().await;
+}

@@ -257,7 +257,7 @@ async fn secrets_are_encrypted_at_rest() {
     // Read the raw bytes of every secret column and every header value.
     let (row, header_values): (Vec<Option<Vec<u8>>>, Vec<Vec<u8>>) = app
         .with_conn(|conn| {
-            let (a, b, c): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = webhooks::table
+            let (a, b, c): SealedColumns = webhooks::table
                 .select((
                     webhooks::basic_password_enc,
                     webhooks::auth_header_enc,
@@ -293,6 +293,9 @@ async fn secrets_are_encrypted_at_rest() {
         .await;
     assert!(!dump.contains("plain-basic-password") && !dump.contains(&secret));
 }
+
+/// The three secret columns of a webhook row, as stored.
+type SealedColumns = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 #[derive(QueryableByName)]
 struct Json {
