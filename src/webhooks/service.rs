@@ -382,7 +382,7 @@ pub fn rotate_secret(
     id: i64,
     overlap: std::time::Duration,
     secrets: &SecretBox,
-) -> Result<(SigningSecret, DateTime<Utc>), WebhookError> {
+) -> Result<(Webhook, SigningSecret, DateTime<Utc>), WebhookError> {
     conn.transaction(|conn| {
         let before = webhook::find_for_update(conn, id)?.ok_or(WebhookError::NotFound)?;
         if !before.signing_enabled {
@@ -408,7 +408,7 @@ pub fn rotate_secret(
                 json!({ "previous_secret_signs_until": until }),
             ),
         )?;
-        Ok((secret, until))
+        Ok((after, secret, until))
     })
 }
 
@@ -418,7 +418,7 @@ pub fn reveal_secret(
     actor: &Actor,
     id: i64,
     secrets: &SecretBox,
-) -> Result<SigningSecret, WebhookError> {
+) -> Result<(Webhook, SigningSecret), WebhookError> {
     conn.transaction(|conn| {
         let webhook = webhook::find(conn, id)?.ok_or(WebhookError::NotFound)?;
         let sealed = webhook
@@ -431,7 +431,7 @@ pub fn reveal_secret(
             actor,
             change("webhook.secret_revealed", &webhook, json!({})),
         )?;
-        Ok(secret)
+        Ok((webhook, secret))
     })
 }
 

@@ -129,7 +129,7 @@ pub async fn rotate_secret(
     let actor = me.actor();
     let secrets = state.secrets.clone();
     let overlap = state.settings.secret_rotation_overlap;
-    let (secret, until) = match state
+    let (rotated, secret, until) = match state
         .attempt(move |conn| service::rotate_secret(conn, &actor, id, overlap, &secrets))
         .await?
     {
@@ -143,14 +143,10 @@ pub async fn rotate_secret(
         }
         Err(other) => return Err(other.into()),
     };
-    let found = state
-        .run(move |conn| webhook::find(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
     render(&SecretPage {
         ctx: ctx.in_section("webhooks"),
         webhook_id: id,
-        webhook_name: found.name,
+        webhook_name: rotated.name,
         secret,
         headline: "Signing secret rotated".into(),
         explanation: format!(
@@ -170,25 +166,21 @@ pub async fn reveal_secret(
     let id = id.into_inner();
     let actor = me.actor();
     let secrets = state.secrets.clone();
-    let secret = match state
+    let (revealed, secret) = match state
         .attempt(move |conn| service::reveal_secret(conn, &actor, id, &secrets))
         .await?
     {
-        Ok(secret) => secret,
+        Ok(found) => found,
         Err(WebhookError::SigningOff) => {
             session.flash(FlashLevel::Error, "This webhook has no signing secret.");
             return Ok(see_other(&format!("/webhooks/{id}")));
         }
         Err(other) => return Err(other.into()),
     };
-    let found = state
-        .run(move |conn| webhook::find(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
     render(&SecretPage {
         ctx: ctx.in_section("webhooks"),
         webhook_id: id,
-        webhook_name: found.name,
+        webhook_name: revealed.name,
         secret,
         headline: "Signing secret".into(),
         explanation: "This reveal has been recorded in the audit log. Do not leave this page open."
