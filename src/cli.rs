@@ -39,6 +39,20 @@ pub enum Command {
     /// Manage console users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print it (shown only this once).
+    Add {
+        name: String,
+        /// ingest (post events) or manage (the management API).
+        #[arg(long, value_parser = crate::tokens::Scope::parse)]
+        scope: crate::tokens::Scope,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +96,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => run_user_command(&settings, command),
+        Command::Token(TokenCommand::Add { name, scope }) => {
+            let name = crate::tokens::parse_name(&name)
+                .map_err(|problem| anyhow::anyhow!("name: {problem}"))?;
+            let database = Database::open(&settings)?;
+            let pool = db::build_pool(&database.url, 1)?;
+            let mut conn = pool.get()?;
+            db::run_migrations(&mut conn)?;
+            let (token, plain) =
+                crate::tokens::create(&mut conn, &Actor::command_line(), &name, scope)?;
+            eprintln!(
+                "Created API token {} ({}). It is shown only this once:",
+                token.name, token.scope
+            );
+            println!("{}", plain.expose());
+            Ok(())
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod startup;
 pub mod telemetry;
+pub mod tokens;
 pub mod validation;
 pub mod web;
 pub mod webhooks;

@@ -9,6 +9,7 @@ pub mod health;
 pub mod login;
 pub mod page;
 pub mod state;
+pub mod tokens;
 pub mod users;
 pub mod webhooks;
 
@@ -57,6 +58,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_manager, "/webhooks/{id}/reveal-secret", post => webhooks::actions::reveal_secret);
     route!(cfg, require_viewer, "/events", get => events::catalog);
     route!(cfg, require_manager, "/audit", get => audit::list);
+
+    // Admins only: API tokens.
+    route!(cfg, require_admin, "/tokens", get => tokens::list, post => tokens::create);
+    route!(cfg, require_admin, "/tokens/{id}/revoke", post => tokens::revoke);
 
     // Admins only: user management.
     cfg.service(

@@ -9,5 +9,6 @@ mod login;
 mod migrations;
 mod pages;
 mod serve;
+mod tokens;
 mod users;
 mod webhooks;

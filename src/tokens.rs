@@ -1,0 +1,168 @@
+//! API tokens: created by admins (console or CLI), shown once, stored as a hash, revocable.
+//! `authenticate` turns a presented bearer token into the token row, or says why not.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use diesel::prelude::*;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::model::api_token::{self, ApiToken, NewApiToken};
+use crate::model::audit::{self, Actor, Change};
+
+pub const PREFIX: &str = "hrld_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// May post events.
+    Ingest,
+    /// May manage webhooks and dead letters through the API.
+    Manage,
+}
+
+impl Scope {
+    pub const ALL: [(Scope, &'static str); 2] = [
+        (Scope::Ingest, "post events to /api/v1/events"),
+        (
+            Scope::Manage,
+            "manage webhooks, deliveries and dead letters through the API",
+        ),
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Manage => "manage",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "ingest" => Ok(Scope::Ingest),
+            "manage" => Ok(Scope::Manage),
+            other => Err(format!("unknown scope {other:?}: choose ingest or manage")),
+        }
+    }
+}
+
+/// A token in clear: exists only between creation and the page (or terminal) that shows it.
+pub struct PlainToken(String);
+
+impl std::fmt::Debug for PlainToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlainToken([REDACTED])")
+    }
+}
+
+impl PlainToken {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+pub fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+pub fn parse_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+        return Err("Enter a name of 1 to 120 characters, for example \"LMS production\".".into());
+    }
+    Ok(name.to_owned())
+}
+
+pub fn create(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    name: &str,
+    scope: Scope,
+) -> QueryResult<(ApiToken, PlainToken)> {
+    let plain = PlainToken::generate();
+    let prefix: String = plain.expose().chars().take(PREFIX.len() + 6).collect();
+    conn.transaction(|conn| {
+        let token = api_token::insert(
+            conn,
+            &NewApiToken {
+                name,
+                scope: scope.as_str(),
+                token_prefix: &prefix,
+                token_hash: &hash(plain.expose()),
+                created_by: &actor.name,
+            },
+        )?;
+        audit::record(
+            conn,
+            actor,
+            change("api_token.created", &token, json!({ "scope": token.scope })),
+        )?;
+        Ok((token, plain))
+    })
+}
+
+/// Revokes the token; `None` when there is no such active token.
+pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: i64) -> QueryResult<Option<ApiToken>> {
+    conn.transaction(|conn| {
+        let revoked = api_token::revoke(conn, id, &actor.name).optional()?;
+        if let Some(token) = &revoked {
+            audit::record(conn, actor, change("api_token.revoked", token, json!({})))?;
+        }
+        Ok(revoked)
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No token, an unknown one, or a revoked one: 401.
+    Unauthenticated(&'static str),
+    /// A valid token without the scope: 403.
+    WrongScope,
+}
+
+/// Checks a presented `Authorization` header value for `scope`, recording the use.
+pub fn authenticate(
+    conn: &mut PgConnection,
+    header: Option<&str>,
+    scope: Scope,
+) -> QueryResult<Result<ApiToken, AuthFailure>> {
+    let Some(presented) = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return Ok(Err(AuthFailure::Unauthenticated(
+            "Send the API token as: Authorization: Bearer <token>.",
+        )));
+    };
+    let Some(token) = api_token::find_by_hash(conn, &hash(presented))? else {
+        return Ok(Err(AuthFailure::Unauthenticated(
+            "This API token is not known.",
+        )));
+    };
+    if token.revoked_at.is_some() {
+        return Ok(Err(AuthFailure::Unauthenticated(
+            "This API token has been revoked.",
+        )));
+    }
+    if token.scope != scope.as_str() {
+        return Ok(Err(AuthFailure::WrongScope));
+    }
+    api_token::touch(conn, token.id)?;
+    Ok(Ok(token))
+}
+
+fn change<'a>(action: &'a str, token: &ApiToken, details: serde_json::Value) -> Change<'a> {
+    Change {
+        action,
+        target_type: "api_token",
+        target_id: Some(token.id.to_string()),
+        target_label: Some(token.name.clone()),
+        details,
+    }
+}
