@@ -42,6 +42,21 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run only the delivery worker (no console), to scale delivery separately.
+    Worker,
+    /// Post one event through the ingest path, for scripts and demos.
+    Emit {
+        /// The event type, for example course.completed.
+        event_type: String,
+        /// The event's data as JSON.
+        #[arg(long, default_value = "{}")]
+        data: String,
+        /// When it happened (RFC 3339); defaults to now.
+        #[arg(long)]
+        occurred_at: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +111,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => run_user_command(&settings, command),
+        Command::Worker => run_worker(settings),
+        Command::Emit {
+            event_type,
+            data,
+            occurred_at,
+            idempotency_key,
+        } => emit(&settings, event_type, &data, occurred_at, idempotency_key),
         Command::Token(TokenCommand::Add { name, scope }) => {
             let name = crate::tokens::parse_name(&name)
                 .map_err(|problem| anyhow::anyhow!("name: {problem}"))?;
@@ -155,6 +177,100 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("stopped serving; shutting down");
     drop(database);
     result
+}
+
+/// The secret key of this installation: configured, or kept in the data directory.
+fn secret_key(settings: &Settings) -> anyhow::Result<SecretKey> {
+    match &settings.secret_key {
+        Some(key) => Ok(key.clone()),
+        None => SecretKey::load_or_create(&settings.data_dir),
+    }
+}
+
+fn run_worker(settings: Settings) -> anyhow::Result<()> {
+    let database = Database::open(&settings)?;
+    // Claims, the recorder, lease reclaiming and the LISTEN connection.
+    let pool = db::build_pool(&database.url, settings.db_pool_size.max(4))?;
+    db::run_migrations(&mut pool.get()?)?;
+    let secrets = crate::domain::secret_box::SecretBox::new(&secret_key(&settings)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let outbound = crate::delivery::Outbound::new(
+            settings.worker.allow_private_targets.clone(),
+            settings.worker.concurrency,
+        );
+        let worker = crate::delivery::worker::Worker::new(
+            pool,
+            secrets,
+            settings.worker.clone(),
+            outbound,
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        );
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let running = tokio::spawn(worker.clone().run(stop.clone()));
+        println!("Herald worker {} is delivering", worker.id());
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        stop.cancel();
+        let _ = running.await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    drop(database);
+    Ok(())
+}
+
+fn emit(
+    settings: &Settings,
+    event_type: String,
+    data: &str,
+    occurred_at: Option<String>,
+    idempotency_key: Option<String>,
+) -> anyhow::Result<()> {
+    use crate::ingest::{queue, request};
+    let data: serde_json::Value = serde_json::from_str(data).context("--data is not valid JSON")?;
+    let mut event = serde_json::json!({ "type": event_type, "data": data });
+    if let Some(at) = occurred_at {
+        event["occurred_at"] = at.into();
+    }
+    if let Some(key) = idempotency_key {
+        event["idempotency_key"] = key.into();
+    }
+    let (_, events) = request::parse(event.to_string().as_bytes(), chrono::Utc::now()).map_err(
+        |err| match err {
+            request::RequestError::Invalid(errors) => anyhow::anyhow!("invalid event: {errors:?}"),
+            request::RequestError::Malformed { message, .. } => anyhow::anyhow!(message),
+        },
+    )?;
+    let database = Database::open(settings)?;
+    let pool = db::build_pool(&database.url, 1)?;
+    let mut conn = pool.get()?;
+    db::run_migrations(&mut conn)?;
+    let source = format!("herald emit ({})", Actor::command_line().name);
+    let queued = queue::accept(&mut conn, events, &source).map_err(|err| match err {
+        queue::QueueError::UnknownTypes(types) => {
+            anyhow::anyhow!(
+                "unknown event type {}: see the catalog at /events",
+                types.join(", ")
+            )
+        }
+        queue::QueueError::Database(err) => err.into(),
+    })?;
+    let accepted = &queued.accepted[0];
+    if accepted.duplicate {
+        eprintln!("This idempotency key was used before: nothing new was queued.");
+    } else {
+        eprintln!("Queued {} deliveries.", queued.deliveries);
+    }
+    println!("{}", accepted.id);
+    Ok(())
 }
 
 fn print_first_admin(admin: &accounts::FirstAdmin, url: &str) {

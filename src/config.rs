@@ -29,6 +29,34 @@ pub struct Settings {
     /// How long a rotated-out signing secret keeps signing alongside the new one.
     pub secret_rotation_overlap: Duration,
     pub admin_password: Option<SecretString>,
+    pub worker: WorkerSettings,
+}
+
+/// The delivery worker's knobs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Whether `herald serve` runs a worker too (`herald worker` always does).
+    pub enabled: bool,
+    /// Requests in flight at once, per process.
+    pub concurrency: usize,
+    /// How often to look for due deliveries when no notification arrives.
+    pub poll_interval: Duration,
+    /// How long a graceful stop waits for requests in flight.
+    pub shutdown_grace: Duration,
+    /// Addresses that are normally refused (loopback, private…) but allowed here.
+    pub allow_private_targets: Vec<ipnet::IpNet>,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 64,
+            poll_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(20),
+            allow_private_targets: Vec::new(),
+        }
+    }
 }
 
 /// How many failed sign-ins are tolerated before further attempts are refused.
@@ -131,6 +159,34 @@ impl Settings {
                 )?,
             ),
             admin_password: get("HERALD_ADMIN_PASSWORD").map(SecretString::from),
+            worker: WorkerSettings {
+                enabled: parse_bool("HERALD_RUN_WORKER", get("HERALD_RUN_WORKER"), true)?,
+                concurrency: positive(
+                    "HERALD_WORKER_CONCURRENCY",
+                    parse_or(
+                        "HERALD_WORKER_CONCURRENCY",
+                        get("HERALD_WORKER_CONCURRENCY"),
+                        64usize,
+                    )?,
+                )?,
+                poll_interval: Duration::from_millis(positive(
+                    "HERALD_WORKER_POLL_MS",
+                    parse_or(
+                        "HERALD_WORKER_POLL_MS",
+                        get("HERALD_WORKER_POLL_MS"),
+                        1000u64,
+                    )?,
+                )?),
+                shutdown_grace: Duration::from_secs(parse_or(
+                    "HERALD_WORKER_SHUTDOWN_SECONDS",
+                    get("HERALD_WORKER_SHUTDOWN_SECONDS"),
+                    20u64,
+                )?),
+                allow_private_targets: parse_networks(
+                    "HERALD_ALLOW_PRIVATE_TARGETS",
+                    get("HERALD_ALLOW_PRIVATE_TARGETS"),
+                )?,
+            },
         })
     }
 
@@ -149,6 +205,13 @@ impl Settings {
             allow_http_targets: true,
             secret_rotation_overlap: Duration::from_secs(24 * 3600),
             admin_password: None,
+            worker: WorkerSettings {
+                poll_interval: Duration::from_millis(200),
+                shutdown_grace: Duration::from_secs(5),
+                // Tests run their receivers on loopback.
+                allow_private_targets: vec!["127.0.0.0/8".parse().unwrap()],
+                ..WorkerSettings::default()
+            },
         }
     }
 }
@@ -179,6 +242,28 @@ fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, 
             problem: "must be greater than zero".into(),
         })
     }
+}
+
+/// A comma-separated list of CIDRs (`10.0.0.0/8, 127.0.0.1/32`); a bare address is one host.
+fn parse_networks(
+    name: &'static str,
+    raw: Option<String>,
+) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError {
+                    name,
+                    problem: format!("has {part:?}, which is not an address or a CIDR block"),
+                })
+        })
+        .collect()
 }
 
 fn parse_bool(name: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
@@ -232,6 +317,21 @@ mod tests {
                 .cookie_secure
         );
         assert!(settings(&[("HERALD_COOKIE_SECURE", "perhaps")]).is_err());
+    }
+
+    #[test]
+    fn private_target_allowlist_takes_cidrs_and_addresses() {
+        let s = settings(&[("HERALD_ALLOW_PRIVATE_TARGETS", "127.0.0.1, 10.0.0.0/8,::1")]).unwrap();
+        let nets: Vec<String> = s
+            .worker
+            .allow_private_targets
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        let err = settings(&[("HERALD_ALLOW_PRIVATE_TARGETS", "10.0.0.0/33")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_ALLOW_PRIVATE_TARGETS");
+        assert_eq!(settings(&[]).unwrap().worker.concurrency, 64);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod db;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod ingest;
 pub mod model;
 pub mod startup;
 pub mod telemetry;

@@ -11,11 +11,15 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, ResponseError, web};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::csrf::verify_csrf;
 use crate::config::Settings;
 use crate::db::PgPool;
+use crate::delivery::Outbound;
+use crate::delivery::worker::Worker;
 use crate::domain::secret_box::SecretBox;
 use crate::domain::secret_key::SecretKey;
 use crate::error::AppError;
@@ -31,6 +35,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 pub struct Application {
     port: u16,
     server: Server,
+    worker: Option<tokio::task::JoinHandle<()>>,
+    stop_worker: CancellationToken,
 }
 
 impl Application {
@@ -45,10 +51,29 @@ impl Application {
         let workers = settings.http_workers;
         let cookie_secure = settings.cookie_secure;
         let session_key = Key::from(&secret.derive("session-cookie"));
+        let outbound = Outbound::new(
+            settings.worker.allow_private_targets.clone(),
+            settings.worker.concurrency,
+        );
+        let wake = Arc::new(Notify::new());
+        let secrets = SecretBox::new(&secret);
+        let stop_worker = CancellationToken::new();
+        let worker = settings.worker.enabled.then(|| {
+            let worker = Worker::new(
+                pool.clone(),
+                secrets.clone(),
+                settings.worker.clone(),
+                outbound.clone(),
+                wake.clone(),
+            );
+            tokio::spawn(worker.run(stop_worker.clone()))
+        });
         let state = web::Data::new(AppState {
             pool,
             settings: Arc::new(settings),
-            secrets: SecretBox::new(&secret),
+            secrets,
+            outbound,
+            wake,
         });
 
         let server = HttpServer::new(move || {
@@ -84,7 +109,12 @@ impl Application {
         // announces readiness, so an early SIGTERM is never missed.
         .disable_signals()
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            worker,
+            stop_worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -108,9 +138,15 @@ impl Application {
         Ok(())
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 30 s).
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 30 s) and stops
+    /// the delivery worker gracefully.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.stop_worker.cancel();
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
+        served
     }
 }
 

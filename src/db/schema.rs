@@ -30,6 +30,65 @@ diesel::table! {
 }
 
 diesel::table! {
+    deliveries (id) {
+        id -> Uuid,
+        webhook_id -> Int8,
+        event_id -> Nullable<Uuid>,
+        event_type -> Text,
+        status -> Text,
+        batch_open -> Bool,
+        event_count -> Int4,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        leased_by -> Nullable<Text>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int4>,
+        last_error_kind -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        dead_reason -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> Int8,
+        delivery_id -> Uuid,
+        number -> Int4,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+        request_headers -> Jsonb,
+        response_status -> Nullable<Int4>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Text>,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    delivery_events (delivery_id, event_id) {
+        delivery_id -> Uuid,
+        event_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Uuid,
+        event_type -> Text,
+        occurred_at -> Timestamptz,
+        received_at -> Timestamptz,
+        payload -> Jsonb,
+        idempotency_key -> Nullable<Text>,
+        source -> Text,
+    }
+}
+
+diesel::table! {
     event_types (name) {
         name -> Text,
         category -> Text,
@@ -116,6 +175,12 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_log -> users (actor_user_id));
+diesel::joinable!(deliveries -> events (event_id));
+diesel::joinable!(deliveries -> webhooks (webhook_id));
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
+diesel::joinable!(delivery_events -> deliveries (delivery_id));
+diesel::joinable!(delivery_events -> events (event_id));
+diesel::joinable!(events -> event_types (event_type));
 diesel::joinable!(webhook_events -> event_types (event_type));
 diesel::joinable!(webhook_events -> webhooks (webhook_id));
 diesel::joinable!(webhook_headers -> webhooks (webhook_id));
@@ -123,7 +188,11 @@ diesel::joinable!(webhook_headers -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
+    deliveries,
+    delivery_attempts,
+    delivery_events,
     event_types,
+    events,
     login_failures,
     users,
     webhook_events,

@@ -48,3 +48,11 @@ pub fn grouped(types: Vec<EventType>) -> Vec<(String, Vec<EventType>)> {
     }
     groups
 }
+
+/// Which of `wanted` are in the catalog.
+pub fn existing(conn: &mut PgConnection, wanted: &[String]) -> QueryResult<Vec<String>> {
+    event_types::table
+        .filter(event_types::name.eq_any(wanted))
+        .select(event_types::name)
+        .load(conn)
+}

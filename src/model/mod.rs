@@ -3,6 +3,9 @@
 
 pub mod api_token;
 pub mod audit;
+pub mod delivery;
+pub mod delivery_attempt;
+pub mod event;
 pub mod event_type;
 pub mod login_failure;
 pub mod user;

@@ -373,3 +373,42 @@ pub fn replace_headers(
         .execute(conn)?;
     Ok(())
 }
+
+/// An enabled webhook that receives some of the given event types.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Subscriber {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub all_events: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    pub batch_window_minutes: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    pub batch_max_events: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub dispatch_mode: String,
+    /// Which of the given types it subscribes to (empty when `all_events`).
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    pub types: Vec<String>,
+}
+
+impl Subscriber {
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.all_events || self.types.iter().any(|t| t == event_type)
+    }
+}
+
+/// The enabled webhooks subscribed to any of `types` (or to every event).
+pub fn subscribers(conn: &mut PgConnection, types: &[String]) -> QueryResult<Vec<Subscriber>> {
+    diesel::sql_query(
+        "SELECT w.id, w.all_events, w.batch_window_minutes, w.batch_max_events, w.dispatch_mode,
+                ARRAY(SELECT we.event_type FROM webhook_events we
+                      WHERE we.webhook_id = w.id AND we.event_type = ANY($1)) AS types
+         FROM webhooks w
+         WHERE w.enabled AND (w.all_events OR EXISTS (
+             SELECT 1 FROM webhook_events we WHERE we.webhook_id = w.id AND we.event_type = ANY($1)))
+         ORDER BY w.id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(types)
+    .load(conn)
+}

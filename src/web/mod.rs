@@ -1,6 +1,7 @@
 //! The console's routes and the role each one needs, in one table so the access model can be
 //! read at a glance. Every POST also passes the CSRF check (see `auth::csrf`).
 
+pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod dashboard;
@@ -33,6 +34,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", get().to(health::check))
         .route("/static/{file}", get().to(assets::serve));
 
+    // The JSON API: bearer tokens checked in each handler (401/403 as JSON), no CSRF.
+    cfg.route("/api/v1/events", post().to(api::events::ingest));
+
     // Any signed-in user (viewer and up).
     cfg.service(
         web::resource("/")
@@ -56,6 +60,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_manager, "/webhooks/{id}/delete", get => webhooks::actions::confirm_delete, post => webhooks::actions::delete);
     route!(cfg, require_manager, "/webhooks/{id}/rotate-secret", post => webhooks::actions::rotate_secret);
     route!(cfg, require_manager, "/webhooks/{id}/reveal-secret", post => webhooks::actions::reveal_secret);
+    route!(cfg, require_manager, "/webhooks/{id}/test", post => webhooks::test_ping::send);
     route!(cfg, require_viewer, "/events", get => events::catalog);
     route!(cfg, require_manager, "/audit", get => audit::list);
 

@@ -16,6 +16,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Seals and opens the secrets stored in the database.
     pub secrets: SecretBox,
+    /// The HTTP client and address policy for requests to receivers (test pings).
+    pub outbound: crate::delivery::Outbound,
+    /// Wakes this process's delivery worker when deliveries were queued.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -348,9 +348,19 @@ pub fn set_enabled(
                 json!({ "previous_reason": before.disabled_reason }),
             )
         } else {
+            // Nothing more is sent to a disabled webhook: what was queued goes to the
+            // dead-letter queue, from where it can be replayed once the receiver is fixed.
+            let dead_lettered = crate::model::delivery::dead_letter_queued(
+                conn,
+                id,
+                after
+                    .disabled_reason
+                    .as_deref()
+                    .unwrap_or("webhook disabled"),
+            )?;
             (
                 "webhook.disabled",
-                json!({ "reason": after.disabled_reason }),
+                json!({ "reason": after.disabled_reason, "dead_lettered": dead_lettered }),
             )
         };
         audit::record(conn, actor, change(action, &after, details))?;

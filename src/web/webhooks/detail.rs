@@ -5,6 +5,8 @@ use askama::Template;
 
 use crate::error::AppError;
 use crate::model::audit::{self, AuditEntry};
+use crate::model::delivery;
+use crate::model::delivery_attempt::{self, Attempt};
 use crate::model::webhook::{self, Webhook};
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
@@ -20,21 +22,43 @@ struct ShowPage {
     masked_secret: Option<String>,
     previous_secret_until: Option<String>,
     history: Vec<AuditEntry>,
+    test_result: Option<TestResult>,
+}
+
+/// The attempt of a test ping, shown after "Send test event".
+struct TestResult {
+    attempt: Attempt,
+    delivered: bool,
+    response_headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ShowQuery {
+    test: Option<String>,
 }
 
 pub async fn show(
     state: web::Data<AppState>,
     ctx: PageContext,
     id: web::Path<i64>,
+    query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (found, events, headers, history) = state
+    let test_id = query
+        .test
+        .as_deref()
+        .and_then(|raw| uuid::Uuid::parse_str(raw).ok());
+    let (found, events, headers, history, test_result) = state
         .run(move |conn| {
             Ok::<_, diesel::result::Error>((
                 webhook::find(conn, id)?,
                 webhook::events_of(conn, id)?,
                 webhook::headers_of(conn, id)?,
                 audit::for_target(conn, "webhook", &id.to_string())?,
+                test_id
+                    .map(|d| test_result(conn, id, d))
+                    .transpose()?
+                    .flatten(),
             ))
         })
         .await?;
@@ -56,5 +80,38 @@ pub async fn show(
         masked_secret,
         previous_secret_until,
         history: history.into_iter().take(20).collect(),
+        test_result,
     })
+}
+
+/// The last attempt of a test delivery, if it belongs to this webhook.
+fn test_result(
+    conn: &mut diesel::PgConnection,
+    webhook_id: i64,
+    delivery_id: uuid::Uuid,
+) -> diesel::QueryResult<Option<TestResult>> {
+    let Some(found) = delivery::find(conn, delivery_id)? else {
+        return Ok(None);
+    };
+    if found.webhook_id != webhook_id {
+        return Ok(None);
+    }
+    let Some(attempt) = delivery_attempt::for_delivery(conn, delivery_id)?.pop() else {
+        return Ok(None);
+    };
+    let response_headers = attempt
+        .response_headers
+        .as_ref()
+        .and_then(|h| h.as_object())
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(TestResult {
+        delivered: found.status == delivery::STATUS_DELIVERED,
+        attempt,
+        response_headers,
+    }))
 }

@@ -1,0 +1,239 @@
+//! What `POST /api/v1/events` accepts: one event object or an array of up to 500, each
+//! `{ "type", "data", "occurred_at"?, "idempotency_key"? }`. Unknown fields are refused.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub const MAX_EVENTS_PER_CALL: usize = 500;
+const MAX_KEY_CHARS: usize = 200;
+const MAX_TYPE_CHARS: usize = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventInput {
+    #[serde(rename = "type")]
+    event_type: String,
+    data: serde_json::Value,
+    #[serde(default)]
+    occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// One event, checked: a non-empty type, a JSON payload, when it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSpec {
+    pub event_type: String,
+    pub data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Whether the caller sent one object or an array (the answer mirrors it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    One,
+    Many,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum RequestError {
+    /// Not JSON at all: 400 with the parser's message and position.
+    Malformed {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    /// JSON of the wrong shape: 422, messages by field (`events[3].type`).
+    Invalid(BTreeMap<String, Vec<String>>),
+}
+
+/// Parses a request body; `now` fills in a missing `occurred_at`.
+pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>), RequestError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|err| RequestError::Malformed {
+            message: err.to_string(),
+            line: err.line(),
+            column: err.column(),
+        })?;
+    let mut errors = BTreeMap::<String, Vec<String>>::new();
+    let (shape, items) = match value {
+        serde_json::Value::Array(items) => {
+            if items.is_empty() {
+                errors
+                    .entry("events".into())
+                    .or_default()
+                    .push("Send at least one event.".into());
+            }
+            if items.len() > MAX_EVENTS_PER_CALL {
+                errors.entry("events".into()).or_default().push(format!(
+                    "Send at most {MAX_EVENTS_PER_CALL} events per call (got {}).",
+                    items.len()
+                ));
+                return Err(RequestError::Invalid(errors));
+            }
+            (Shape::Many, items)
+        }
+        object @ serde_json::Value::Object(_) => (Shape::One, vec![object]),
+        _ => {
+            errors
+                .entry("body".into())
+                .or_default()
+                .push("Send an event object, or an array of event objects.".into());
+            return Err(RequestError::Invalid(errors));
+        }
+    };
+    let mut events = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let field = |name: &str| match shape {
+            Shape::One => name.to_owned(),
+            Shape::Many => format!("events[{index}].{name}"),
+        };
+        match serde_json::from_value::<EventInput>(item) {
+            Err(err) => errors
+                .entry(match shape {
+                    Shape::One => "body".to_owned(),
+                    Shape::Many => format!("events[{index}]"),
+                })
+                .or_default()
+                .push(shape_message(&err)),
+            Ok(input) => {
+                let before = errors.len();
+                let event_type = input.event_type.trim().to_owned();
+                if event_type.is_empty() || event_type.chars().count() > MAX_TYPE_CHARS {
+                    errors.entry(field("type")).or_default().push(format!(
+                        "Give the event type, at most {MAX_TYPE_CHARS} characters."
+                    ));
+                }
+                if input.data.is_null() {
+                    errors
+                        .entry(field("data"))
+                        .or_default()
+                        .push("Give the event's data as a JSON object.".into());
+                }
+                if let Some(key) = &input.idempotency_key
+                    && (key.is_empty()
+                        || key.chars().count() > MAX_KEY_CHARS
+                        || key.chars().any(char::is_control))
+                {
+                    errors
+                        .entry(field("idempotency_key"))
+                        .or_default()
+                        .push(format!(
+                            "Use 1 to {MAX_KEY_CHARS} characters, without control characters."
+                        ));
+                }
+                if errors.len() == before {
+                    events.push(EventSpec {
+                        event_type,
+                        data: input.data,
+                        occurred_at: input.occurred_at.unwrap_or(now),
+                        idempotency_key: input.idempotency_key,
+                    });
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok((shape, events))
+    } else {
+        Err(RequestError::Invalid(errors))
+    }
+}
+
+/// serde's message without the position (which is meaningless inside a parsed value).
+fn shape_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let text = text
+        .split(" at line ")
+        .next()
+        .unwrap_or(&text)
+        .replace("premature end of input", "incomplete event");
+    format!("{text} (an event is {{\"type\", \"data\", \"occurred_at\"?, \"idempotency_key\"?}})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T10:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn one_event_defaults_occurred_at_to_now() {
+        let (shape, events) = parse(
+            br#"{"type":"course.completed","data":{"user_id":7}}"#,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(shape, Shape::One);
+        assert_eq!(events[0].event_type, "course.completed");
+        assert_eq!(events[0].occurred_at, now());
+        assert_eq!(events[0].data["user_id"], 7);
+    }
+
+    #[test]
+    fn occurred_at_is_kept_as_sent() {
+        let (_, events) = parse(
+            br#"[{"type":"a.b","data":{},"occurred_at":"2026-01-02T03:04:05.123+02:00","idempotency_key":"k1"}]"#,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            events[0].occurred_at,
+            "2026-01-02T01:04:05.123Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(events[0].idempotency_key.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn malformed_json_reports_where() {
+        let err = parse(b"{\"type\": \"a\",\n \"data\": {,}}", now()).unwrap_err();
+        match err {
+            RequestError::Malformed { line, column, .. } => {
+                assert_eq!((line, column), (2, 11));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_named_by_position() {
+        let err = parse(
+            br#"[{"type":"a","data":{}},{"data":{}},{"type":"b","data":{},"colour":"red"},{"type":" ","data":null}]"#,
+            now(),
+        )
+        .unwrap_err();
+        let RequestError::Invalid(errors) = err else {
+            panic!()
+        };
+        assert!(
+            errors["events[1]"][0].contains("missing field `type`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors["events[2]"][0].contains("unknown field `colour`"),
+            "{errors:?}"
+        );
+        assert!(errors.contains_key("events[3].type"));
+        assert!(errors.contains_key("events[3].data"));
+        assert!(!errors.keys().any(|k| k.starts_with("events[0]")));
+    }
+
+    #[test]
+    fn arrays_hold_one_to_five_hundred_events() {
+        assert!(matches!(parse(b"[]", now()), Err(RequestError::Invalid(_))));
+        let many = format!("[{}]", vec![r#"{"type":"a","data":{}}"#; 501].join(","));
+        let RequestError::Invalid(errors) = parse(many.as_bytes(), now()).unwrap_err() else {
+            panic!()
+        };
+        assert!(errors["events"][0].contains("at most 500"));
+        let fine = format!("[{}]", vec![r#"{"type":"a","data":{}}"#; 500].join(","));
+        assert_eq!(parse(fine.as_bytes(), now()).unwrap().1.len(), 500);
+        assert!(matches!(parse(b"42", now()), Err(RequestError::Invalid(_))));
+    }
+}

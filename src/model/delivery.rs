@@ -1,0 +1,347 @@
+//! `deliveries` and `delivery_events`: the queue. Claiming, recording outcomes and taking back
+//! expired leases are single statements so many Herald processes can share one database.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
+use uuid::Uuid;
+
+use crate::db::schema::{deliveries, delivery_events};
+
+pub const STATUS_PENDING: &str = "pending";
+pub const STATUS_DELIVERING: &str = "delivering";
+pub const STATUS_DELIVERED: &str = "delivered";
+pub const STATUS_DEAD: &str = "dead";
+
+/// The `event_type` of a batch delivery.
+pub const BATCH_EVENT_TYPE: &str = "batch";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = deliveries, check_for_backend(diesel::pg::Pg))]
+pub struct Delivery {
+    pub id: Uuid,
+    pub webhook_id: i64,
+    pub event_id: Option<Uuid>,
+    pub event_type: String,
+    pub status: String,
+    pub batch_open: bool,
+    pub event_count: i32,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub leased_by: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i32>,
+    pub last_error_kind: Option<String>,
+    pub last_error: Option<String>,
+    pub dead_reason: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = deliveries)]
+pub struct NewDelivery {
+    pub id: Uuid,
+    pub webhook_id: i64,
+    pub event_id: Option<Uuid>,
+    pub event_type: String,
+    pub status: &'static str,
+    pub batch_open: bool,
+    pub event_count: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub leased_by: Option<String>,
+}
+
+pub fn insert_many(conn: &mut PgConnection, new: &[NewDelivery]) -> QueryResult<usize> {
+    if new.is_empty() {
+        return Ok(0);
+    }
+    diesel::insert_into(deliveries::table)
+        .values(new)
+        .execute(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Delivery>> {
+    deliveries::table
+        .find(id)
+        .select(Delivery::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The batch of `webhook_id` still gathering events, locked: `(id, event_count)`.
+pub fn lock_open_batch(
+    conn: &mut PgConnection,
+    webhook_id: i64,
+) -> QueryResult<Option<(Uuid, i32)>> {
+    deliveries::table
+        .filter(deliveries::webhook_id.eq(webhook_id))
+        .filter(deliveries::batch_open.eq(true))
+        .filter(deliveries::status.eq(STATUS_PENDING))
+        .select((deliveries::id, deliveries::event_count))
+        .order(deliveries::created_at)
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+/// Adds events to a batch; a full batch closes and becomes due at once.
+pub fn add_to_batch(
+    conn: &mut PgConnection,
+    delivery_id: Uuid,
+    event_ids: &[Uuid],
+    new_count: i32,
+    full: bool,
+) -> QueryResult<()> {
+    let rows: Vec<_> = event_ids
+        .iter()
+        .map(|event_id| {
+            (
+                delivery_events::delivery_id.eq(delivery_id),
+                delivery_events::event_id.eq(*event_id),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(delivery_events::table)
+            .values(&rows)
+            .execute(conn)?;
+    }
+    let target = deliveries::table.find(delivery_id);
+    if full {
+        diesel::update(target)
+            .set((
+                deliveries::event_count.eq(new_count),
+                deliveries::batch_open.eq(false),
+                deliveries::next_attempt_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(target)
+            .set(deliveries::event_count.eq(new_count))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A delivery this worker now holds, with what it needs to build the request.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    pub webhook_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    pub webhook_updated_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub webhook_enabled: bool,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    pub event_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    /// Attempts made before this one.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// The event's payload as JSON text (spliced into the body without re-parsing).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub payload: Option<String>,
+}
+
+/// Claims up to `limit` due deliveries for `worker`, leased for the webhook's timeout plus
+/// `lease_margin_seconds`. Rows locked by another worker are skipped, never waited for.
+pub fn claim(
+    conn: &mut PgConnection,
+    limit: i64,
+    worker: &str,
+    lease_margin_seconds: i32,
+) -> QueryResult<Vec<Claimed>> {
+    diesel::sql_query(
+        "WITH due AS (
+             SELECT id FROM deliveries
+             WHERE status = 'pending' AND next_attempt_at <= now()
+             ORDER BY next_attempt_at
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED
+         ), claimed AS (
+             UPDATE deliveries d
+             SET status = 'delivering', batch_open = false, leased_by = $2,
+                 lease_until = now() + make_interval(secs => w.timeout_seconds + $3)
+             FROM due, webhooks w
+             WHERE d.id = due.id AND w.id = d.webhook_id
+             RETURNING d.id, d.webhook_id, w.updated_at AS webhook_updated_at,
+                       w.enabled AS webhook_enabled, d.event_id, d.event_type, d.attempts
+         )
+         SELECT c.*, e.occurred_at, e.payload::text AS payload
+         FROM claimed c LEFT JOIN events e ON e.id = c.event_id",
+    )
+    .bind::<BigInt, _>(limit)
+    .bind::<Text, _>(worker)
+    .bind::<Integer, _>(lease_margin_seconds)
+    .load(conn)
+}
+
+/// One event of a batch delivery.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct BatchEvent {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub delivery_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub event_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub occurred_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub payload: String,
+}
+
+/// The events of these batch deliveries, in the order they occurred.
+pub fn batch_events(
+    conn: &mut PgConnection,
+    delivery_ids: &[Uuid],
+) -> QueryResult<Vec<BatchEvent>> {
+    if delivery_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::sql_query(
+        "SELECT de.delivery_id, e.id AS event_id, e.event_type, e.occurred_at, e.payload::text AS payload
+         FROM delivery_events de JOIN events e ON e.id = de.event_id
+         WHERE de.delivery_id = ANY($1)
+         ORDER BY e.occurred_at, e.id",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(delivery_ids)
+    .load(conn)
+}
+
+/// Puts deliveries whose lease expired (their worker died) back in the queue.
+pub fn reclaim_expired(conn: &mut PgConnection) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE deliveries SET status = 'pending', lease_until = NULL, leased_by = NULL,
+                next_attempt_at = now()
+         WHERE status = 'delivering' AND lease_until < now()",
+    )
+    .execute(conn)
+}
+
+/// Hands back what `worker` still holds (graceful shutdown): due again at once.
+pub fn release(conn: &mut PgConnection, worker: &str) -> QueryResult<usize> {
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::status.eq(STATUS_DELIVERING))
+            .filter(deliveries::leased_by.eq(worker)),
+    )
+    .set((
+        deliveries::status.eq(STATUS_PENDING),
+        deliveries::lease_until.eq(None::<DateTime<Utc>>),
+        deliveries::leased_by.eq(None::<String>),
+        deliveries::next_attempt_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+}
+
+/// The new state of one delivery after an attempt (or after being skipped).
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub id: Uuid,
+    pub status: &'static str,
+    /// Attempts made so far, this one included.
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i32>,
+    pub last_error_kind: Option<String>,
+    pub last_error: Option<String>,
+    pub dead_reason: Option<&'static str>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Applies many state changes in one statement, only to deliveries `worker` still holds;
+/// returns the ids it changed (a delivery whose webhook was deleted is gone).
+pub fn apply_changes(
+    conn: &mut PgConnection,
+    worker: &str,
+    changes: &[StateChange],
+) -> QueryResult<Vec<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = |f: fn(&StateChange) -> Option<String>| changes.iter().map(f).collect::<Vec<_>>();
+    let changed: Vec<Changed> = diesel::sql_query(
+        "UPDATE deliveries d
+         SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
+             last_attempt_at = COALESCE(u.last_attempt_at, d.last_attempt_at),
+             last_status = u.last_status, last_error_kind = u.last_error_kind,
+             last_error = u.last_error, dead_reason = u.dead_reason,
+             delivered_at = COALESCE(u.delivered_at, d.delivered_at),
+             lease_until = NULL, leased_by = NULL
+         FROM unnest($2::uuid[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
+                     $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+              AS u(id, status, attempts, next_attempt_at, last_attempt_at, last_status,
+                   last_error_kind, last_error, dead_reason, delivered_at)
+         WHERE d.id = u.id AND d.status = 'delivering' AND d.leased_by = $1
+         RETURNING d.id",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(changes.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(changes.iter().map(|c| c.status).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(changes.iter().map(|c| c.attempts).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(
+        changes
+            .iter()
+            .map(|c| c.next_attempt_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        changes
+            .iter()
+            .map(|c| c.last_attempt_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Integer>>, _>(changes.iter().map(|c| c.last_status).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(column(|c| c.last_error_kind.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(|c| c.last_error.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(|c| c.dead_reason.map(str::to_owned)))
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        changes.iter().map(|c| c.delivered_at).collect::<Vec<_>>(),
+    )
+    .load(conn)?;
+    Ok(changed.into_iter().map(|c| c.id).collect())
+}
+
+/// Dead-letters what is still queued for a webhook that was just disabled.
+pub fn dead_letter_queued(
+    conn: &mut PgConnection,
+    webhook_id: i64,
+    reason: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::webhook_id.eq(webhook_id))
+            .filter(deliveries::status.eq(STATUS_PENDING)),
+    )
+    .set((
+        deliveries::status.eq(STATUS_DEAD),
+        deliveries::batch_open.eq(false),
+        deliveries::dead_reason.eq("webhook_disabled"),
+        deliveries::last_error.eq(reason),
+    ))
+    .execute(conn)
+}
+
+/// Deliveries still waiting to be sent to a webhook (shown before deleting it).
+pub fn count_queued(conn: &mut PgConnection, webhook_id: i64) -> QueryResult<i64> {
+    deliveries::table
+        .filter(deliveries::webhook_id.eq(webhook_id))
+        .filter(deliveries::status.eq_any([STATUS_PENDING, STATUS_DELIVERING]))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,82 @@
+//! API errors are JSON: `{ "error": "...", "errors"?: { field: [messages] } }` with a 4xx
+//! status, never an HTML page.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("This API token does not have the {0} scope.")]
+    Forbidden(&'static str),
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        line: Option<usize>,
+        column: Option<usize>,
+    },
+    #[error("The request body is larger than {0} bytes.")]
+    PayloadTooLarge(usize),
+    #[error("Send the body as application/json.")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        errors: BTreeMap<String, Vec<String>>,
+    },
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::error::AppError> for ApiError {
+    fn from(err: crate::error::AppError) -> Self {
+        ApiError::Internal(anyhow::anyhow!(err))
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(err).context("database query failed"))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self {
+            ApiError::BadRequest {
+                message,
+                line,
+                column,
+            } => json!({ "error": message, "line": line, "column": column }),
+            ApiError::Unprocessable { message, errors } => {
+                json!({ "error": message, "errors": errors })
+            }
+            ApiError::Internal(err) => {
+                tracing::error!("API request failed: {err:#}");
+                json!({ "error": "Herald could not complete this request; it has been logged." })
+            }
+            other => json!({ "error": other.to_string() }),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::Unauthorized(_) = self {
+            response.insert_header(("WWW-Authenticate", "Bearer realm=\"herald\""));
+        }
+        response.json(body)
+    }
+}

@@ -1,0 +1,117 @@
+//! `POST /api/v1/events`: the platform's events in, deliveries queued, 202 with the ids.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::bearer;
+use super::error::ApiError;
+use crate::ingest::queue::{self, QueueError};
+use crate::ingest::request::{self, MAX_BODY_BYTES, RequestError, Shape};
+use crate::tokens::Scope;
+use crate::web::state::AppState;
+
+pub async fn ingest(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::require(&state, &request, Scope::Ingest).await?;
+    if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY_BYTES));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| ApiError::BadRequest {
+            message: format!("The request body could not be read: {err}"),
+            line: None,
+            column: None,
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+
+    let (shape, events) = request::parse(&body, Utc::now()).map_err(|err| match err {
+        RequestError::Malformed {
+            message,
+            line,
+            column,
+        } => ApiError::BadRequest {
+            message: format!("The body is not valid JSON: {message}"),
+            line: Some(line),
+            column: Some(column),
+        },
+        RequestError::Invalid(errors) => ApiError::Unprocessable {
+            message: "Some events are not valid.".into(),
+            errors,
+        },
+    })?;
+    let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
+    let source = format!("api token {}", token.name);
+    let queued = state
+        .attempt(move |conn| queue::accept(conn, events, &source))
+        .await?
+        .map_err(|err| match err {
+            QueueError::UnknownTypes(unknown) => unknown_types(shape, &types, &unknown),
+            QueueError::Database(err) => err.into(),
+        })?;
+    if queued.deliveries > 0 {
+        state.wake.notify_one();
+    }
+    let body = match shape {
+        Shape::One => json!({
+            "id": queued.accepted[0].id,
+            "duplicate": queued.accepted[0].duplicate,
+        }),
+        Shape::Many => json!({
+            "ids": queued.accepted.iter().map(|a| a.id).collect::<Vec<_>>(),
+            "duplicates": queued.accepted.iter().filter(|a| a.duplicate).count(),
+        }),
+    };
+    Ok(HttpResponse::Accepted().json(body))
+}
+
+/// 422 naming every unknown type at every position it was used.
+fn unknown_types(shape: Shape, types: &[String], unknown: &[String]) -> ApiError {
+    let mut errors = std::collections::BTreeMap::new();
+    for (index, event_type) in types.iter().enumerate() {
+        if unknown.contains(event_type) {
+            let field = match shape {
+                Shape::One => "type".to_owned(),
+                Shape::Many => format!("events[{index}].type"),
+            };
+            errors.insert(
+                field,
+                vec![format!(
+                    "\"{event_type}\" is not in the event catalog (see /events in the console)."
+                )],
+            );
+        }
+    }
+    ApiError::Unprocessable {
+        message: format!("Unknown event type: {}.", unknown.join(", ")),
+        errors,
+    }
+}

@@ -1,0 +1,5 @@
+//! The JSON API under `/api/v1`: bearer-token authentication, JSON errors, event ingest.
+
+pub mod bearer;
+pub mod error;
+pub mod events;
