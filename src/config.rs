@@ -45,6 +45,9 @@ pub struct WorkerSettings {
     pub shutdown_grace: Duration,
     /// Addresses that are normally refused (loopback, private…) but allowed here.
     pub allow_private_targets: Vec<ipnet::IpNet>,
+    /// A claim's lease lasts the webhook's timeout plus this; when it runs out (the worker
+    /// died), another worker takes the delivery back.
+    pub lease_margin: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -55,6 +58,7 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(20),
             allow_private_targets: Vec::new(),
+            lease_margin: Duration::from_secs(60),
         }
     }
 }
@@ -186,6 +190,14 @@ impl Settings {
                     "HERALD_ALLOW_PRIVATE_TARGETS",
                     get("HERALD_ALLOW_PRIVATE_TARGETS"),
                 )?,
+                lease_margin: Duration::from_secs(positive(
+                    "HERALD_WORKER_LEASE_MARGIN_SECONDS",
+                    parse_or(
+                        "HERALD_WORKER_LEASE_MARGIN_SECONDS",
+                        get("HERALD_WORKER_LEASE_MARGIN_SECONDS"),
+                        60u64,
+                    )?,
+                )?),
             },
         })
     }

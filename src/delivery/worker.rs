@@ -34,10 +34,8 @@ use crate::model::delivery::{self, Claimed, STATUS_DEAD, StateChange};
 const CLAIM_BATCH: usize = 256;
 /// The most outcomes one recorder transaction writes.
 const RECORD_BATCH: usize = 512;
-/// A lease lasts the webhook's timeout plus this, covering the recorder's lag.
-const LEASE_MARGIN_SECONDS: i32 = 60;
 /// How often expired leases are looked for.
-const RECLAIM_EVERY: Duration = Duration::from_secs(5);
+const RECLAIM_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Worker {
     id: String,
@@ -184,7 +182,12 @@ impl Worker {
     /// Claims up to `limit` deliveries and prepares them (blocking: runs on the blocking pool).
     fn claim(&self, limit: usize) -> anyhow::Result<(Vec<Job>, Vec<Completed>)> {
         let mut conn = self.pool.get()?;
-        let claimed = delivery::claim(&mut conn, limit as i64, &self.id, LEASE_MARGIN_SECONDS)?;
+        let claimed = delivery::claim(
+            &mut conn,
+            limit as i64,
+            &self.id,
+            self.settings.lease_margin.as_secs().min(86_400) as i32,
+        )?;
         if claimed.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }

@@ -268,6 +268,10 @@ pub struct TestApp {
     pub pool: PgPool,
     pub browser: Browser,
     pub database: TestDatabase,
+    /// The app's secret box, so tests can store webhooks the worker can decrypt.
+    pub secrets: herald::domain::secret_box::SecretBox,
+    /// The same key as text, for `HERALD_SECRET_KEY` of child processes.
+    pub secret_key_text: String,
 }
 
 impl Deref for TestApp {
@@ -288,7 +292,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_database(&database.url);
     configure(&mut settings);
     let pool = db::build_pool(&database.url, settings.db_pool_size).unwrap();
-    let application = Application::build(settings, pool.clone(), SecretKey::generate())
+    let secret_key_text = format!("test-secret-key-{}{}", uuid_like(), uuid_like());
+    let secret_key = SecretKey::parse(&secret_key_text).unwrap();
+    let application = Application::build(settings, pool.clone(), secret_key.clone())
         .await
         .expect("the app did not start");
     let port = application.port();
@@ -299,6 +305,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         address,
         pool,
         database,
+        secrets: herald::domain::secret_box::SecretBox::new(&secret_key),
+        secret_key_text,
     }
 }
 
@@ -345,5 +353,23 @@ impl TestApp {
         tokio::task::spawn_blocking(move || query(&mut pool.get().unwrap()))
             .await
             .unwrap()
+    }
+}
+
+/// Waits until `probe` returns `Some`, checking every 20 ms, failing after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: std::time::Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= until {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -3,11 +3,14 @@
 mod browser;
 mod cli;
 mod csrf;
+mod delivery_helpers;
 mod health;
 mod helpers;
+mod ingest;
 mod login;
 mod migrations;
 mod pages;
+mod receiver;
 mod serve;
 mod tokens;
 mod users;
