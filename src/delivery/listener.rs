@@ -40,7 +40,9 @@ pub fn spawn(
                     }
                 }
                 Ok(Err(err)) => {
-                    tracing::warn!("LISTEN connection lost ({err}); relying on polling until it is back");
+                    tracing::warn!(
+                        "LISTEN connection lost ({err}); relying on polling until it is back"
+                    );
                     tokio::select! {
                         _ = stop.cancelled() => break,
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}

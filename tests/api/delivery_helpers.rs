@@ -56,7 +56,11 @@ pub async fn token(app: &TestApp, scope: Scope) -> String {
     .await
 }
 
-pub async fn post_events(app: &TestApp, token: &str, body: &serde_json::Value) -> reqwest::Response {
+pub async fn post_events(
+    app: &TestApp,
+    token: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{}/api/v1/events", app.address))
         .bearer_auth(token)

@@ -3,6 +3,7 @@
 mod browser;
 mod cli;
 mod csrf;
+mod delivery;
 mod delivery_helpers;
 mod health;
 mod helpers;

@@ -129,7 +129,12 @@ async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared
     let headers = request
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     shared.received.lock().unwrap().push(Received {
         headers,
