@@ -13,6 +13,7 @@ mod migrations;
 mod pages;
 mod receiver;
 mod serve;
+mod test_ping;
 mod tokens;
 mod users;
 mod webhooks;

@@ -785,6 +785,7 @@ async fn viewers_read_everything_and_get_403_on_every_manage_action() {
         format!("/webhooks/{id}/delete"),
         format!("/webhooks/{id}/rotate-secret"),
         format!("/webhooks/{id}/reveal-secret"),
+        format!("/webhooks/{id}/test"),
     ] {
         let response = app.post_form(&path, &form.pairs()).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "POST {path}");
