@@ -432,29 +432,51 @@ async fn a_batched_webhook_receives_its_events_together() {
 async fn internal_addresses_are_refused_unless_allowed() {
     let app = crate::helpers::spawn_app_with(|s| s.worker.allow_private_targets = vec![]).await;
     let receiver = Receiver::start(vec![]).await;
-    let port = receiver.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_owned();
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let token = token(&app, Scope::Ingest).await;
     for (url, expected) in [
         (receiver.url.clone(), "loopback"),
         (format!("http://localhost:{port}/hook"), "loopback"),
-        ("http://169.254.169.254/latest/meta-data".to_owned(), "cloud metadata"),
+        (
+            "http://169.254.169.254/latest/meta-data".to_owned(),
+            "cloud metadata",
+        ),
         ("http://[::ffff:10.0.0.1]/hook".to_owned(), "private"),
     ] {
         let (hook, _) = create_webhook(&app, &url, |_| {}).await;
         emit(&app, &token, json!({})).await;
         let delivery = delivery_reaches(&app, hook.id, "dead").await;
-        assert_eq!(delivery.dead_reason.as_deref(), Some("refused_target"), "{url}");
+        assert_eq!(
+            delivery.dead_reason.as_deref(),
+            Some("refused_target"),
+            "{url}"
+        );
         let attempts = attempts_of(&app, delivery.id).await;
         assert_eq!(attempts.len(), 1, "{url}");
         assert_eq!(attempts[0].error_kind.as_deref(), Some("refused_target"));
         let message = attempts[0].error_message.clone().unwrap();
         assert!(message.contains(expected), "{url}: {message}");
-        assert!(message.contains("HERALD_ALLOW_PRIVATE_TARGETS"), "{message}");
+        assert!(
+            message.contains("HERALD_ALLOW_PRIVATE_TARGETS"),
+            "{message}"
+        );
         // Each event reached every webhook created so far; clear them for the next round.
         app.with_conn(move |conn| {
-            herald::webhooks::service::delete(conn, &herald::model::audit::Actor::system(), hook.id).unwrap()
+            herald::webhooks::service::delete(conn, &herald::model::audit::Actor::system(), hook.id)
+                .unwrap()
         })
         .await;
     }
-    assert!(receiver.received().is_empty(), "no request reached the loopback receiver");
+    assert!(
+        receiver.received().is_empty(),
+        "no request reached the loopback receiver"
+    );
 }

@@ -17,3 +17,4 @@ mod test_ping;
 mod tokens;
 mod users;
 mod webhooks;
+mod workers;
