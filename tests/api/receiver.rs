@@ -74,7 +74,6 @@ struct Shared {
 pub struct Receiver {
     pub url: String,
     shared: Arc<Shared>,
-    server: actix_web::dev::ServerHandle,
 }
 
 impl Receiver {
@@ -93,13 +92,11 @@ impl Receiver {
         .bind("127.0.0.1:0")
         .unwrap();
         let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        // Runs until the test's runtime ends.
+        tokio::spawn(server.run());
         Self {
             url: format!("http://127.0.0.1:{port}/hook"),
             shared,
-            server: handle,
         }
     }
 
@@ -118,10 +115,6 @@ impl Receiver {
             },
         )
         .await
-    }
-
-    pub async fn stop(&self) {
-        self.server.stop(false).await;
     }
 }
 
