@@ -1,0 +1,336 @@
+//! End-to-end delivery benchmark (not a test): starts PostgreSQL (a private durable cluster,
+//! `synchronous_commit` on, or `DATABASE_URL`), a fast local receiver, and Herald itself as a
+//! separate process (`herald serve`), then prints:
+//!
+//! - 20,000 events to 1 webhook, one event per call from 16 concurrent clients;
+//! - the same with batch ingest (arrays of 500 events, 4 concurrent clients);
+//! - 2,000 events fanned out to 10 webhooks (20,000 deliveries);
+//! - ingest-to-receipt latency p50/p99 at a steady 200 events/s;
+//! - Herald's peak RSS.
+//!
+//! Run with `cargo bench --bench delivery`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use herald::db::embedded::{ClusterOptions, EmbeddedPostgres};
+use herald::domain::secret_box::SecretBox;
+use herald::domain::secret_key::SecretKey;
+use herald::model::audit::Actor;
+use herald::tokens::{self, Scope};
+use herald::webhooks::input::{ParseContext, WebhookInput};
+use herald::webhooks::service;
+use serde_json::json;
+
+/// Counts deliveries and each event's ingest-to-receipt latency.
+#[derive(Default)]
+struct Receipts {
+    count: AtomicU64,
+    last_at_micros: AtomicU64,
+    latencies_micros: Mutex<Vec<u64>>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let origin = Instant::now();
+    let dir = tempfile::Builder::new().prefix("herald-bench-").tempdir()?;
+    let (database_url, _cluster) = database(dir.path())?;
+    let key_text = format!("bench-secret-key-{:032x}", rand::random::<u128>());
+    let secrets = SecretBox::new(&SecretKey::parse(&key_text).map_err(anyhow::Error::msg)?);
+
+    let receipts = Arc::new(Receipts::default());
+    let receiver_url = start_receiver(receipts.clone(), origin)?;
+    let pool = herald::db::build_pool(&database_url, 2)?;
+    herald::db::run_migrations(&mut pool.get()?)?;
+    let mut conn = pool.get()?;
+    create_webhook(&mut conn, &secrets, "single", &receiver_url, "course.completed")?;
+    for n in 0..10 {
+        create_webhook(&mut conn, &secrets, &format!("fan-out-{n}"), &receiver_url, "badge.awarded")?;
+    }
+    let (_, token) = tokens::create(&mut conn, &Actor::system(), "bench", Scope::Ingest)?;
+    let token = token.expose().to_owned();
+    drop(conn);
+
+    let mut herald = Herald::start(&database_url, &key_text)?;
+    let api = format!("{}/api/v1/events", herald.url);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(32).build()?;
+
+    println!("Herald delivery benchmark ({} cores)", std::thread::available_parallelism()?.get());
+    println!("{:-<78}", "");
+    // Warm up connections, caches and the worker.
+    scenario(&client, &api, &token, &receipts, origin, "course.completed", 500, 1, 16, 1).await?;
+
+    let single = scenario(&client, &api, &token, &receipts, origin, "course.completed", 20_000, 1, 16, 1).await?;
+    report("20,000 events → 1 webhook, 1 event per call, 16 clients", &single);
+    let batch = scenario(&client, &api, &token, &receipts, origin, "course.completed", 20_000, 500, 4, 1).await?;
+    report("20,000 events → 1 webhook, batches of 500, 4 clients", &batch);
+    let fan_out = scenario(&client, &api, &token, &receipts, origin, "badge.awarded", 2_000, 1, 16, 10).await?;
+    report("2,000 events → 10 webhooks (20,000 deliveries), 1 per call", &fan_out);
+
+    let (p50, p99, max) = steady_latency(&client, &api, &token, &receipts, origin, 200, Duration::from_secs(15)).await?;
+    println!(
+        "{:<60} p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
+        "latency, ingest → receipt, steady 200 events/s for 15 s", p50, p99, max
+    );
+    println!("{:<60} {:>8.1} MiB", "Herald peak RSS (VmHWM)", herald.peak_rss_mib()?);
+    herald.stop();
+    Ok(())
+}
+
+struct Figures {
+    events: u64,
+    deliveries: u64,
+    accept_seconds: f64,
+    deliver_seconds: f64,
+}
+
+fn report(title: &str, f: &Figures) {
+    println!(
+        "{title:<60}\n    accepted {:>8.0} events/s   delivered {:>8.0} deliveries/s",
+        f.events as f64 / f.accept_seconds,
+        f.deliveries as f64 / f.deliver_seconds
+    );
+}
+
+/// Posts `events` events (`per_call` per request, `clients` at once) and waits until the
+/// receiver has `events * fan_out` deliveries.
+#[allow(clippy::too_many_arguments)]
+async fn scenario(
+    client: &reqwest::Client,
+    api: &str,
+    token: &str,
+    receipts: &Arc<Receipts>,
+    origin: Instant,
+    event_type: &'static str,
+    events: u64,
+    per_call: u64,
+    clients: u64,
+    fan_out: u64,
+) -> anyhow::Result<Figures> {
+    let before = receipts.count.load(Ordering::SeqCst);
+    let expected = before + events * fan_out;
+    let calls = events / per_call;
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, api, token, next) = (client.clone(), api.to_owned(), token.to_owned(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::SeqCst) < calls {
+                let body = if per_call == 1 {
+                    event(event_type, origin)
+                } else {
+                    serde_json::Value::Array((0..per_call).map(|_| event(event_type, origin)).collect())
+                };
+                let response = client.post(&api).bearer_auth(&token).json(&body).send().await?;
+                anyhow::ensure!(response.status() == 202, "ingest answered {}", response.status());
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let accept_seconds = started.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while receipts.count.load(Ordering::SeqCst) < expected {
+        anyhow::ensure!(Instant::now() < deadline, "deliveries did not all arrive within 5 minutes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let last = Duration::from_micros(receipts.last_at_micros.load(Ordering::SeqCst));
+    let deliver_seconds = (origin + last).duration_since(started).as_secs_f64();
+    Ok(Figures {
+        events,
+        deliveries: events * fan_out,
+        accept_seconds,
+        deliver_seconds,
+    })
+}
+
+/// Posts `rate` events per second for `duration`; returns latency p50, p99 and max in ms.
+async fn steady_latency(
+    client: &reqwest::Client,
+    api: &str,
+    token: &str,
+    receipts: &Arc<Receipts>,
+    origin: Instant,
+    rate: u64,
+    duration: Duration,
+) -> anyhow::Result<(f64, f64, f64)> {
+    receipts.latencies_micros.lock().unwrap().clear();
+    let total = rate * duration.as_secs();
+    let before = receipts.count.load(Ordering::SeqCst);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate as u32);
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..total {
+        ticker.tick().await;
+        let (client, api, token) = (client.clone(), api.to_owned(), token.to_owned());
+        sends.spawn(async move {
+            client
+                .post(&api)
+                .bearer_auth(&token)
+                .json(&event("course.completed", origin))
+                .send()
+                .await
+        });
+    }
+    while let Some(sent) = sends.join_next().await {
+        anyhow::ensure!(sent??.status() == 202, "ingest failed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receipts.count.load(Ordering::SeqCst) < before + total {
+        anyhow::ensure!(Instant::now() < deadline, "latency run did not finish");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut latencies = receipts.latencies_micros.lock().unwrap().clone();
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
+    Ok((at(0.5), at(0.99), at(1.0)))
+}
+
+fn event(event_type: &str, origin: Instant) -> serde_json::Value {
+    json!({
+        "type": event_type,
+        "data": {
+            "sent_us": origin.elapsed().as_micros() as u64,
+            "user": { "id": 1042, "email": "learner@example.edu" },
+            "course": { "id": 77, "name": "Workplace safety" }
+        }
+    })
+}
+
+fn start_receiver(receipts: Arc<Receipts>, origin: Instant) -> anyhow::Result<String> {
+    let data = web::Data::from(receipts);
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).default_service(web::to(
+            move |body: web::Bytes, receipts: web::Data<Receipts>| async move {
+                let now = origin.elapsed().as_micros() as u64;
+                let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let sent = parsed["body"]["sent_us"].as_u64();
+                if let Some(sent) = sent {
+                    receipts.latencies_micros.lock().unwrap().push(now.saturating_sub(sent));
+                }
+                receipts.last_at_micros.fetch_max(now, Ordering::SeqCst);
+                receipts.count.fetch_add(1, Ordering::SeqCst);
+                HttpResponse::NoContent().finish()
+            },
+        ))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")?;
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    Ok(format!("http://127.0.0.1:{port}/hook"))
+}
+
+fn database(dir: &std::path::Path) -> anyhow::Result<(String, Option<EmbeddedPostgres>)> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let mut admin = <diesel::PgConnection as diesel::Connection>::establish(&url)?;
+        let name = format!("herald_bench_{}", std::process::id());
+        diesel::RunQueryDsl::execute(diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")), &mut admin)?;
+        diesel::RunQueryDsl::execute(diesel::sql_query(format!("CREATE DATABASE {name}")), &mut admin)?;
+        let mut parsed = url::Url::parse(&url)?;
+        parsed.set_path(&format!("/{name}"));
+        return Ok((parsed.to_string(), None));
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    let cluster = EmbeddedPostgres::start(&dir.join("pg"), ClusterOptions::default())?;
+    Ok((cluster.url("herald"), Some(cluster)))
+}
+
+fn create_webhook(
+    conn: &mut diesel::PgConnection,
+    secrets: &SecretBox,
+    name: &str,
+    url: &str,
+    event_type: &str,
+) -> anyhow::Result<()> {
+    let mut input = WebhookInput::defaults();
+    input.name = name.into();
+    input.endpoint_url = url.into();
+    input.events = vec![event_type.into()];
+    let catalog = herald::model::event_type::names(conn)?;
+    let spec = input
+        .parse(&ParseContext {
+            allow_http: true,
+            catalog: &catalog,
+            has_auth_header: false,
+            header_names: &[],
+        })
+        .map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
+    service::create(conn, &Actor::system(), &spec, secrets)?;
+    Ok(())
+}
+
+/// Herald as its own process, so its memory is measured alone.
+struct Herald {
+    child: Child,
+    url: String,
+}
+
+impl Herald {
+    fn start(database_url: &str, key: &str) -> anyhow::Result<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("HERALD_SECRET_KEY", key)
+            .env("HERALD_BIND", "127.0.0.1:0")
+            .env("HERALD_ALLOW_PRIVATE_TARGETS", "127.0.0.1/32")
+            .env("HERALD_ADMIN_PASSWORD", "bench-admin-password")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("herald exited before serving"))??;
+            if let Some(rest) = line.split("serving the console on ").nth(1) {
+                break rest.trim().trim_end_matches('/').to_owned();
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self { child, url })
+    }
+
+    fn peak_rss_mib(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmHWM"))?;
+        Ok(kib / 1024.0)
+    }
+
+    fn stop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Herald {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
