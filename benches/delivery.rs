@@ -54,9 +54,21 @@ async fn run() -> anyhow::Result<()> {
     let pool = herald::db::build_pool(&database_url, 2)?;
     herald::db::run_migrations(&mut pool.get()?)?;
     let mut conn = pool.get()?;
-    create_webhook(&mut conn, &secrets, "single", &receiver_url, "course.completed")?;
+    create_webhook(
+        &mut conn,
+        &secrets,
+        "single",
+        &receiver_url,
+        "course.completed",
+    )?;
     for n in 0..10 {
-        create_webhook(&mut conn, &secrets, &format!("fan-out-{n}"), &receiver_url, "badge.awarded")?;
+        create_webhook(
+            &mut conn,
+            &secrets,
+            &format!("fan-out-{n}"),
+            &receiver_url,
+            "badge.awarded",
+        )?;
     }
     let (_, token) = tokens::create(&mut conn, &Actor::system(), "bench", Scope::Ingest)?;
     let token = token.expose().to_owned();
@@ -64,26 +76,112 @@ async fn run() -> anyhow::Result<()> {
 
     let mut herald = Herald::start(&database_url, &key_text)?;
     let api = format!("{}/api/v1/events", herald.url);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(32).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(32)
+        .build()?;
 
-    println!("Herald delivery benchmark ({} cores)", std::thread::available_parallelism()?.get());
+    println!(
+        "Herald delivery benchmark ({} cores)",
+        std::thread::available_parallelism()?.get()
+    );
     println!("{:-<78}", "");
     // Warm up connections, caches and the worker.
-    scenario(&client, &api, &token, &receipts, origin, "course.completed", 500, 1, 16, 1).await?;
+    scenario(
+        &client,
+        &api,
+        &token,
+        &receipts,
+        origin,
+        "course.completed",
+        500,
+        1,
+        16,
+        1,
+    )
+    .await?;
 
-    let single = scenario(&client, &api, &token, &receipts, origin, "course.completed", 20_000, 1, 16, 1).await?;
-    report("20,000 events → 1 webhook, 1 event per call, 16 clients", &single);
-    let batch = scenario(&client, &api, &token, &receipts, origin, "course.completed", 20_000, 500, 4, 1).await?;
-    report("20,000 events → 1 webhook, batches of 500, 4 clients", &batch);
-    let fan_out = scenario(&client, &api, &token, &receipts, origin, "badge.awarded", 2_000, 1, 16, 10).await?;
-    report("2,000 events → 10 webhooks (20,000 deliveries), 1 per call", &fan_out);
-
-    let (p50, p99, max) = steady_latency(&client, &api, &token, &receipts, origin, 200, Duration::from_secs(15)).await?;
+    // BENCH_SCENARIOS=single,batch,fanout,latency picks some (all by default).
+    let wanted =
+        std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "single,batch,fanout,latency".into());
+    let wants = |name: &str| wanted.split(',').any(|w| w.trim() == name);
+    if wants("single") {
+        let single = scenario(
+            &client,
+            &api,
+            &token,
+            &receipts,
+            origin,
+            "course.completed",
+            20_000,
+            1,
+            16,
+            1,
+        )
+        .await?;
+        report(
+            "20,000 events → 1 webhook, 1 event per call, 16 clients",
+            &single,
+        );
+    }
+    if wants("batch") {
+        let batch = scenario(
+            &client,
+            &api,
+            &token,
+            &receipts,
+            origin,
+            "course.completed",
+            20_000,
+            500,
+            4,
+            1,
+        )
+        .await?;
+        report(
+            "20,000 events → 1 webhook, batches of 500, 4 clients",
+            &batch,
+        );
+    }
+    if wants("fanout") {
+        let fan_out = scenario(
+            &client,
+            &api,
+            &token,
+            &receipts,
+            origin,
+            "badge.awarded",
+            2_000,
+            1,
+            16,
+            10,
+        )
+        .await?;
+        report(
+            "2,000 events → 10 webhooks (20,000 deliveries), 1 per call",
+            &fan_out,
+        );
+    }
+    if wants("latency") {
+        let (p50, p99, max) = steady_latency(
+            &client,
+            &api,
+            &token,
+            &receipts,
+            origin,
+            200,
+            Duration::from_secs(15),
+        )
+        .await?;
+        println!(
+            "{:<60} p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
+            "latency, ingest → receipt, steady 200 events/s for 15 s", p50, p99, max
+        );
+    }
     println!(
-        "{:<60} p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
-        "latency, ingest → receipt, steady 200 events/s for 15 s", p50, p99, max
+        "{:<60} {:>8.1} MiB",
+        "Herald peak RSS (VmHWM)",
+        herald.peak_rss_mib()?
     );
-    println!("{:<60} {:>8.1} MiB", "Herald peak RSS (VmHWM)", herald.peak_rss_mib()?);
     herald.stop();
     Ok(())
 }
@@ -125,16 +223,32 @@ async fn scenario(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (client, api, token, next) = (client.clone(), api.to_owned(), token.to_owned(), next.clone());
+        let (client, api, token, next) = (
+            client.clone(),
+            api.to_owned(),
+            token.to_owned(),
+            next.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::SeqCst) < calls {
                 let body = if per_call == 1 {
                     event(event_type, origin)
                 } else {
-                    serde_json::Value::Array((0..per_call).map(|_| event(event_type, origin)).collect())
+                    serde_json::Value::Array(
+                        (0..per_call).map(|_| event(event_type, origin)).collect(),
+                    )
                 };
-                let response = client.post(&api).bearer_auth(&token).json(&body).send().await?;
-                anyhow::ensure!(response.status() == 202, "ingest answered {}", response.status());
+                let response = client
+                    .post(&api)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status() == 202,
+                    "ingest answered {}",
+                    response.status()
+                );
             }
             Ok::<_, anyhow::Error>(())
         }));
@@ -145,7 +259,10 @@ async fn scenario(
     let accept_seconds = started.elapsed().as_secs_f64();
     let deadline = Instant::now() + Duration::from_secs(300);
     while receipts.count.load(Ordering::SeqCst) < expected {
-        anyhow::ensure!(Instant::now() < deadline, "deliveries did not all arrive within 5 minutes");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "deliveries did not all arrive within 5 minutes"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let last = Duration::from_micros(receipts.last_at_micros.load(Ordering::SeqCst));
@@ -219,7 +336,11 @@ fn start_receiver(receipts: Arc<Receipts>, origin: Instant) -> anyhow::Result<St
                 let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let sent = parsed["body"]["sent_us"].as_u64();
                 if let Some(sent) = sent {
-                    receipts.latencies_micros.lock().unwrap().push(now.saturating_sub(sent));
+                    receipts
+                        .latencies_micros
+                        .lock()
+                        .unwrap()
+                        .push(now.saturating_sub(sent));
                 }
                 receipts.last_at_micros.fetch_max(now, Ordering::SeqCst);
                 receipts.count.fetch_add(1, Ordering::SeqCst);
@@ -240,8 +361,14 @@ fn database(dir: &std::path::Path) -> anyhow::Result<(String, Option<EmbeddedPos
     if let Ok(url) = std::env::var("DATABASE_URL") {
         let mut admin = <diesel::PgConnection as diesel::Connection>::establish(&url)?;
         let name = format!("herald_bench_{}", std::process::id());
-        diesel::RunQueryDsl::execute(diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")), &mut admin)?;
-        diesel::RunQueryDsl::execute(diesel::sql_query(format!("CREATE DATABASE {name}")), &mut admin)?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")),
+            &mut admin,
+        )?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("CREATE DATABASE {name}")),
+            &mut admin,
+        )?;
         let mut parsed = url::Url::parse(&url)?;
         parsed.set_path(&format!("/{name}"));
         return Ok((parsed.to_string(), None));

@@ -254,15 +254,21 @@ fn emit(
     let mut conn = pool.get()?;
     db::run_migrations(&mut conn)?;
     let source = format!("herald emit ({})", Actor::command_line().name);
-    let queued = queue::accept(&mut conn, events, &source).map_err(|err| match err {
-        queue::QueueError::UnknownTypes(types) => {
-            anyhow::anyhow!(
-                "unknown event type {}: see the catalog at /events",
-                types.join(", ")
-            )
-        }
-        queue::QueueError::Database(err) => err.into(),
-    })?;
+    let queued =
+        queue::accept(&mut conn, &Default::default(), events, &source).map_err(
+            |err| match err {
+                queue::QueueError::UnknownTypes(types) => {
+                    anyhow::anyhow!(
+                        "unknown event type {}: see the catalog at /events",
+                        types.join(", ")
+                    )
+                }
+                queue::QueueError::Database(err) => err.into(),
+            },
+        )?;
+    if queued.deliveries > 0 {
+        crate::ingest::signal::notify_workers(&mut conn)?;
+    }
     let accepted = &queued.accepted[0];
     if accepted.duplicate {
         eprintln!("This idempotency key was used before: nothing new was queued.");

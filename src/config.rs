@@ -129,7 +129,7 @@ impl Settings {
             ),
             db_pool_size: positive(
                 "HERALD_DB_POOL_SIZE",
-                parse_or("HERALD_DB_POOL_SIZE", get("HERALD_DB_POOL_SIZE"), 10u32)?,
+                parse_or("HERALD_DB_POOL_SIZE", get("HERALD_DB_POOL_SIZE"), 20u32)?,
             )?,
             http_workers: positive(
                 "HERALD_HTTP_WORKERS",

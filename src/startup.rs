@@ -11,7 +11,6 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, ResponseError, web};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
@@ -23,6 +22,7 @@ use crate::delivery::worker::Worker;
 use crate::domain::secret_box::SecretBox;
 use crate::domain::secret_key::SecretKey;
 use crate::error::AppError;
+use crate::ingest::signal::QueueSignal;
 use crate::web::routes;
 use crate::web::state::AppState;
 
@@ -55,7 +55,7 @@ impl Application {
             settings.worker.allow_private_targets.clone(),
             settings.worker.concurrency,
         );
-        let wake = Arc::new(Notify::new());
+        let queue_signal = QueueSignal::start(pool.clone());
         let secrets = SecretBox::new(&secret);
         let stop_worker = CancellationToken::new();
         let worker = settings.worker.enabled.then(|| {
@@ -64,7 +64,7 @@ impl Application {
                 secrets.clone(),
                 settings.worker.clone(),
                 outbound.clone(),
-                wake.clone(),
+                queue_signal.local(),
             );
             tokio::spawn(worker.run(stop_worker.clone()))
         });
@@ -73,7 +73,8 @@ impl Application {
             settings: Arc::new(settings),
             secrets,
             outbound,
-            wake,
+            queue_signal,
+            ingest_caches: Default::default(),
         });
 
         let server = HttpServer::new(move || {

@@ -73,3 +73,24 @@ CREATE TABLE delivery_attempts (
     outcome TEXT NOT NULL
 );
 CREATE INDEX delivery_attempts_delivery_idx ON delivery_attempts (delivery_id, number);
+
+-- Bumped by any change to webhooks or their subscriptions, so ingest can keep the list of
+-- subscribers in memory and reload it only when this number moves (read in the ingest
+-- transaction, so it is exactly as fresh as querying the subscribers would be).
+CREATE TABLE webhook_config_version (
+    singleton BOOLEAN PRIMARY KEY DEFAULT true CHECK (singleton),
+    version BIGINT NOT NULL
+);
+INSERT INTO webhook_config_version (singleton, version) VALUES (true, 1);
+
+CREATE FUNCTION herald_bump_webhook_config_version() RETURNS trigger AS $$
+BEGIN
+    UPDATE webhook_config_version SET version = version + 1;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER webhooks_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON webhooks
+    FOR EACH STATEMENT EXECUTE FUNCTION herald_bump_webhook_config_version();
+CREATE TRIGGER webhook_events_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON webhook_events
+    FOR EACH STATEMENT EXECUTE FUNCTION herald_bump_webhook_config_version();

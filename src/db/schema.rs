@@ -122,6 +122,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_config_version (singleton) {
+        singleton -> Bool,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
     webhook_events (webhook_id, event_type) {
         webhook_id -> Int8,
         event_type -> Text,
@@ -195,6 +202,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     login_failures,
     users,
+    webhook_config_version,
     webhook_events,
     webhook_headers,
     webhooks,

@@ -1,8 +1,19 @@
 //! Event ingest: the platform's events, parsed once at the edge (`request`), then stored with
 //! one delivery per subscribed, enabled webhook in a single transaction (`queue`).
 
+pub mod known_types;
 pub mod queue;
 pub mod request;
+pub mod signal;
+pub mod subscriptions;
 
 /// The NOTIFY channel that wakes delivery workers in every Herald process.
 pub const NOTIFY_CHANNEL: &str = "herald_deliveries";
+
+/// What ingest remembers between requests (per process): event types known to exist, and the
+/// enabled webhooks with their subscriptions.
+#[derive(Clone, Default)]
+pub struct Caches {
+    pub known_types: known_types::KnownTypes,
+    pub subscriptions: subscriptions::Subscriptions,
+}

@@ -1,6 +1,7 @@
 //! Stores accepted events and queues their deliveries in one transaction: one delivery per
 //! enabled webhook subscribed to the event's type, or a place in that webhook's open batch.
-//! Disabled webhooks get nothing queued. A NOTIFY at commit wakes workers in other processes.
+//! Disabled webhooks get nothing queued. The caller wakes workers after the commit (see
+//! `signal`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,12 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::NOTIFY_CHANNEL;
+use super::Caches;
 use super::request::EventSpec;
 use crate::model::delivery::{self, BATCH_EVENT_TYPE, NewDelivery, STATUS_PENDING};
 use crate::model::event::{self, NewEvent};
-use crate::model::event_type;
-use crate::model::webhook::{self, Subscriber};
+use crate::model::webhook::Subscriber;
 
 /// The outcome for one posted event, in the order they were posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,7 @@ pub struct Queued {
 /// Stores `events` (from `source`, the token or tool that sent them) and queues deliveries.
 pub fn accept(
     conn: &mut PgConnection,
+    caches: &Caches,
     events: Vec<EventSpec>,
     source: &str,
 ) -> Result<Queued, QueueError> {
@@ -50,12 +51,7 @@ pub fn accept(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let known = event_type::existing(conn, &types)?;
-    let unknown: Vec<String> = types
-        .iter()
-        .filter(|t| !known.contains(t))
-        .cloned()
-        .collect();
+    let unknown = caches.known_types.unknown(conn, &types)?;
     if !unknown.is_empty() {
         return Err(QueueError::UnknownTypes(unknown));
     }
@@ -78,12 +74,9 @@ pub fn accept(
         let deliveries = if new_events.is_empty() {
             0
         } else {
-            let subscribers = webhook::subscribers(conn, &types)?;
+            let subscribers = caches.subscriptions.current(conn)?;
             queue_deliveries(conn, &subscribers, &new_events, Utc::now())?
         };
-        if deliveries > 0 {
-            diesel::sql_query(format!("NOTIFY {NOTIFY_CHANNEL}")).execute(conn)?;
-        }
         Ok(Queued {
             accepted,
             deliveries,

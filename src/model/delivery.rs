@@ -55,8 +55,15 @@ pub struct NewDelivery {
 }
 
 pub fn insert_many(conn: &mut PgConnection, new: &[NewDelivery]) -> QueryResult<usize> {
-    if new.is_empty() {
-        return Ok(0);
+    match new {
+        [] => return Ok(0),
+        // A single row can use a prepared statement; a batch's SQL varies with its length.
+        [one] => {
+            return diesel::insert_into(deliveries::table)
+                .values(one)
+                .execute(conn);
+        }
+        _ => {}
     }
     diesel::insert_into(deliveries::table)
         .values(new)

@@ -32,6 +32,15 @@ pub struct Event {
 
 /// Inserts the events whose idempotency key is new; returns the ids actually inserted.
 pub fn insert_new(conn: &mut PgConnection, new: &[NewEvent]) -> QueryResult<Vec<Uuid>> {
+    // One row (the usual call) as a single-row insert: a statement diesel can keep prepared.
+    if let [one] = new {
+        return diesel::insert_into(events::table)
+            .values(one)
+            .on_conflict(events::idempotency_key)
+            .do_nothing()
+            .returning(events::id)
+            .get_results(conn);
+    }
     diesel::insert_into(events::table)
         .values(new)
         .on_conflict(events::idempotency_key)

@@ -374,7 +374,7 @@ pub fn replace_headers(
     Ok(())
 }
 
-/// An enabled webhook that receives some of the given event types.
+/// An enabled webhook and the event types it subscribes to.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Subscriber {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -387,7 +387,7 @@ pub struct Subscriber {
     pub batch_max_events: Option<i32>,
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub dispatch_mode: String,
-    /// Which of the given types it subscribes to (empty when `all_events`).
+    /// Its subscribed types (empty when `all_events`).
     #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
     pub types: Vec<String>,
 }
@@ -398,17 +398,21 @@ impl Subscriber {
     }
 }
 
-/// The enabled webhooks subscribed to any of `types` (or to every event).
-pub fn subscribers(conn: &mut PgConnection, types: &[String]) -> QueryResult<Vec<Subscriber>> {
+/// Every enabled webhook with its subscriptions.
+pub fn subscribers(conn: &mut PgConnection) -> QueryResult<Vec<Subscriber>> {
     diesel::sql_query(
         "SELECT w.id, w.all_events, w.batch_window_minutes, w.batch_max_events, w.dispatch_mode,
-                ARRAY(SELECT we.event_type FROM webhook_events we
-                      WHERE we.webhook_id = w.id AND we.event_type = ANY($1)) AS types
+                ARRAY(SELECT we.event_type FROM webhook_events we WHERE we.webhook_id = w.id) AS types
          FROM webhooks w
-         WHERE w.enabled AND (w.all_events OR EXISTS (
-             SELECT 1 FROM webhook_events we WHERE we.webhook_id = w.id AND we.event_type = ANY($1)))
+         WHERE w.enabled
          ORDER BY w.id",
     )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(types)
     .load(conn)
+}
+
+/// Moves whenever any webhook or subscription changes (a trigger bumps it).
+pub fn config_version(conn: &mut PgConnection) -> QueryResult<i64> {
+    crate::db::schema::webhook_config_version::table
+        .select(crate::db::schema::webhook_config_version::version)
+        .first(conn)
 }

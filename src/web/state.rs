@@ -18,8 +18,9 @@ pub struct AppState {
     pub secrets: SecretBox,
     /// The HTTP client and address policy for requests to receivers (test pings).
     pub outbound: crate::delivery::Outbound,
-    /// Wakes this process's delivery worker when deliveries were queued.
-    pub wake: Arc<tokio::sync::Notify>,
+    /// Wakes delivery workers (here and in other processes) when deliveries were queued.
+    pub queue_signal: crate::ingest::signal::QueueSignal,
+    pub ingest_caches: crate::ingest::Caches,
 }
 
 impl AppState {

@@ -296,3 +296,51 @@ async fn a_manager_creates_disables_edits_and_deletes_a_webhook_in_a_real_browse
     chrome.wait_for_text("main", "No webhooks yet").await;
     chrome.close().await;
 }
+
+#[tokio::test]
+async fn a_manager_sends_a_test_event_and_reads_the_answer_in_a_real_browser() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.add_user("maya", Role::Manager).await;
+    let receiver = crate::receiver::Receiver::start(vec![
+        crate::receiver::Reply::status(200)
+            .header("Content-Type", "application/json")
+            .body("{\"received\": true, \"queue\": \"hr-sync\"}"),
+        crate::receiver::Reply::status(503).body("Service Unavailable: maintenance until 14:00"),
+    ])
+    .await;
+    let (hook, _) = crate::delivery_helpers::create_webhook(&app, &receiver.url, |i| {
+        i.name = "HR sync".into();
+    })
+    .await;
+    let base = app.address.clone();
+
+    chrome.client.goto(&format!("{base}/login")).await.unwrap();
+    chrome.fill("#username", "maya").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    chrome.wait_for_text("h1", "Dashboard").await;
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks/{}", hook.id))
+        .await
+        .unwrap();
+    chrome.wait_for_text("h1", "HR sync").await;
+    chrome.click("form[action$='/test'] button").await;
+    chrome.wait_for_text("#test-result h2", "delivered").await;
+    chrome.wait_for_text("#test-result", "HTTP 200").await;
+    chrome.screenshot("20-test-event-delivered").await;
+
+    chrome.click("form[action$='/test'] button").await;
+    chrome.wait_for_text("#test-result h2", "failed").await;
+    chrome
+        .wait_for_text("#test-result", "maintenance until 14:00")
+        .await;
+    chrome.screenshot("21-test-event-failed").await;
+    assert_eq!(receiver.received().len(), 2);
+    chrome.close().await;
+}

@@ -300,3 +300,16 @@ async fn each_enabled_subscriber_gets_one_delivery_and_occurred_at_is_kept() {
     assert_eq!(stored.payload["course"]["id"], 7);
     assert_eq!(stored.source, "api token test client");
 }
+
+#[tokio::test]
+async fn the_delete_confirmation_counts_what_is_still_queued() {
+    let app = quiet_app().await;
+    let (hook, _) = create_webhook(&app, "http://127.0.0.1:9/hook", |_| {}).await;
+    let token = token(&app, Scope::Ingest).await;
+    for _ in 0..3 {
+        crate::delivery_helpers::emit(&app, &token, json!({})).await;
+    }
+    app.login_as(herald::domain::role::Role::Manager).await;
+    let page = app.get_html(&format!("/webhooks/{}/delete", hook.id)).await;
+    assert!(page.contains("3 deliveries still queued"), "{page}");
+}

@@ -14,15 +14,29 @@ pub async fn require(
     request: &HttpRequest,
     scope: Scope,
 ) -> Result<ApiToken, ApiError> {
-    let header = request
+    let header = presented(request);
+    state
+        .attempt(move |conn| check(conn, header.as_deref(), scope))
+        .await?
+}
+
+/// The `Authorization` header as sent, if it is text.
+pub fn presented(request: &HttpRequest) -> Option<String> {
+    request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let checked = state
-        .run(move |conn| tokens::authenticate(conn, header.as_deref(), scope))
-        .await?;
-    checked.map_err(|failure| match failure {
+        .map(str::to_owned)
+}
+
+/// Checks a presented header on a connection the caller already holds (blocking), so a
+/// handler can authenticate and do its work in one trip to the blocking pool.
+pub fn check(
+    conn: &mut diesel::PgConnection,
+    header: Option<&str>,
+    scope: Scope,
+) -> Result<ApiToken, ApiError> {
+    tokens::authenticate(conn, header, scope)?.map_err(|failure| match failure {
         AuthFailure::Unauthenticated(message) => ApiError::Unauthorized(message.to_owned()),
         AuthFailure::WrongScope => ApiError::Forbidden(scope.as_str()),
     })

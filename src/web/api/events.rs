@@ -18,7 +18,16 @@ pub async fn ingest(
     request: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer::require(&state, &request, Scope::Ingest).await?;
+    let authorization = bearer::presented(&request);
+    if !authorization
+        .as_deref()
+        .is_some_and(|h| h.starts_with("Bearer "))
+    {
+        // Refused before reading the body; a token that is present is checked below.
+        return Err(ApiError::Unauthorized(
+            "Send the API token as: Authorization: Bearer <token>.".into(),
+        ));
+    }
     if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -53,7 +62,40 @@ pub async fn ingest(
         body.extend_from_slice(&chunk);
     }
 
-    let (shape, events) = request::parse(&body, Utc::now()).map_err(|err| match err {
+    // Authenticate, parse and queue in one trip to the blocking pool, on one connection.
+    let caches = state.ingest_caches.clone();
+    let (shape, queued) = state
+        .attempt(move |conn| {
+            let token = bearer::check(conn, authorization.as_deref(), Scope::Ingest)?;
+            let (shape, events) = request::parse(&body, Utc::now()).map_err(invalid)?;
+            let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
+            let source = format!("api token {}", token.name);
+            let queued =
+                queue::accept(conn, &caches, events, &source).map_err(|err| match err {
+                    QueueError::UnknownTypes(unknown) => unknown_types(shape, &types, &unknown),
+                    QueueError::Database(err) => err.into(),
+                })?;
+            Ok::<_, ApiError>((shape, queued))
+        })
+        .await??;
+    if queued.deliveries > 0 {
+        state.queue_signal.queued();
+    }
+    let body = match shape {
+        Shape::One => json!({
+            "id": queued.accepted[0].id,
+            "duplicate": queued.accepted[0].duplicate,
+        }),
+        Shape::Many => json!({
+            "ids": queued.accepted.iter().map(|a| a.id).collect::<Vec<_>>(),
+            "duplicates": queued.accepted.iter().filter(|a| a.duplicate).count(),
+        }),
+    };
+    Ok(HttpResponse::Accepted().json(body))
+}
+
+fn invalid(err: RequestError) -> ApiError {
+    match err {
         RequestError::Malformed {
             message,
             line,
@@ -67,30 +109,7 @@ pub async fn ingest(
             message: "Some events are not valid.".into(),
             errors,
         },
-    })?;
-    let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
-    let source = format!("api token {}", token.name);
-    let queued = state
-        .attempt(move |conn| queue::accept(conn, events, &source))
-        .await?
-        .map_err(|err| match err {
-            QueueError::UnknownTypes(unknown) => unknown_types(shape, &types, &unknown),
-            QueueError::Database(err) => err.into(),
-        })?;
-    if queued.deliveries > 0 {
-        state.wake.notify_one();
     }
-    let body = match shape {
-        Shape::One => json!({
-            "id": queued.accepted[0].id,
-            "duplicate": queued.accepted[0].duplicate,
-        }),
-        Shape::Many => json!({
-            "ids": queued.accepted.iter().map(|a| a.id).collect::<Vec<_>>(),
-            "duplicates": queued.accepted.iter().filter(|a| a.duplicate).count(),
-        }),
-    };
-    Ok(HttpResponse::Accepted().json(body))
 }
 
 /// 422 naming every unknown type at every position it was used.

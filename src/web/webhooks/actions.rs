@@ -80,6 +80,7 @@ struct DeletePage {
     ctx: PageContext,
     webhook: Webhook,
     event_count: usize,
+    queued: i64,
 }
 
 pub async fn confirm_delete(
@@ -88,11 +89,12 @@ pub async fn confirm_delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (found, events) = state
+    let (found, events, queued) = state
         .run(move |conn| {
             Ok::<_, diesel::result::Error>((
                 webhook::find(conn, id)?,
                 webhook::events_of(conn, id)?,
+                crate::model::delivery::count_queued(conn, id)?,
             ))
         })
         .await?;
@@ -100,6 +102,7 @@ pub async fn confirm_delete(
         ctx: ctx.in_section("webhooks"),
         webhook: found.ok_or(AppError::NotFound)?,
         event_count: events.len(),
+        queued,
     })
 }
 
