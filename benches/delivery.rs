@@ -122,6 +122,7 @@ async fn run() -> anyhow::Result<()> {
             "20,000 events → 1 webhook, 1 event per call, 16 clients",
             &single,
         );
+        herald.print_memory();
     }
     if wants("batch") {
         let batch = scenario(
@@ -141,6 +142,7 @@ async fn run() -> anyhow::Result<()> {
             "20,000 events → 1 webhook, batches of 500, 4 clients",
             &batch,
         );
+        herald.print_memory();
     }
     if wants("fanout") {
         let fan_out = scenario(
@@ -160,6 +162,7 @@ async fn run() -> anyhow::Result<()> {
             "2,000 events → 10 webhooks (20,000 deliveries), 1 per call",
             &fan_out,
         );
+        herald.print_memory();
     }
     if wants("latency") {
         let (p50, p99, max) = steady_latency(
@@ -436,14 +439,32 @@ impl Herald {
         Ok(Self { child, url })
     }
 
+    fn print_memory(&self) {
+        if let (Ok(rss), Ok(peak), Ok(threads)) = (
+            self.status_kib("VmRSS:"),
+            self.status_kib("VmHWM:"),
+            self.status_kib("Threads:"),
+        ) {
+            println!(
+                "    Herald RSS {:.1} MiB, peak so far {:.1} MiB, {threads} threads",
+                rss / 1024.0,
+                peak / 1024.0
+            );
+        }
+    }
+
     fn peak_rss_mib(&self) -> anyhow::Result<f64> {
+        Ok(self.status_kib("VmHWM:")? / 1024.0)
+    }
+
+    /// A numeric field of /proc/PID/status (kB for memory fields).
+    fn status_kib(&self, field: &str) -> anyhow::Result<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: f64 = status
+        status
             .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .find_map(|line| line.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("no VmHWM"))?;
-        Ok(kib / 1024.0)
+            .ok_or_else(|| anyhow::anyhow!("no {field} in /proc status"))
     }
 
     fn stop(&mut self) {

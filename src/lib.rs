@@ -4,6 +4,7 @@
 //! `startup::Application` the binary serves.
 
 pub mod accounts;
+pub mod allocator;
 pub mod auth;
 pub mod cli;
 pub mod config;

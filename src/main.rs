@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    herald::allocator::limit_arenas();
     let cli = herald::cli::Cli::parse();
     herald::telemetry::init();
     match herald::cli::run(cli) {

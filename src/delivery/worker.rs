@@ -34,6 +34,8 @@ use crate::model::delivery::{self, Claimed, STATUS_DEAD, StateChange};
 const CLAIM_BATCH: usize = 256;
 /// The most outcomes one recorder transaction writes.
 const RECORD_BATCH: usize = 512;
+/// Outcomes waiting for the recorder, at most.
+const RECORD_BACKLOG: usize = 2 * RECORD_BATCH;
 /// After a wake-up, how long to let more deliveries arrive before claiming.
 const CLAIM_COALESCE: Duration = Duration::from_millis(2);
 /// How often expired leases are looked for.
@@ -84,7 +86,8 @@ impl Worker {
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "delivery worker started");
         let listener = super::listener::spawn(self.pool.clone(), self.wake.clone(), stop.clone());
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        // Bounded: when the recorder falls behind, senders wait (and claim less), so memory stays flat.
+        let (done_tx, done_rx) = mpsc::channel(RECORD_BACKLOG);
         let recorder = tokio::spawn(record_loop(self.clone(), done_rx));
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let mut in_flight = JoinSet::new();
@@ -112,8 +115,11 @@ impl Worker {
             match claimed {
                 Ok(Ok((jobs, skipped))) => {
                     let full = jobs.len() + skipped.len() >= limit;
+                    if jobs.is_empty() && skipped.is_empty() {
+                        crate::allocator::release_free_memory_now_and_then();
+                    }
                     for completed in skipped {
-                        let _ = done_tx.send(completed);
+                        let _ = done_tx.send(completed).await;
                     }
                     for job in jobs {
                         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -289,7 +295,7 @@ impl Worker {
         self: Arc<Self>,
         job: Job,
         _permit: OwnedSemaphorePermit,
-        done: mpsc::UnboundedSender<Completed>,
+        done: mpsc::Sender<Completed>,
     ) {
         let exchange = match &job.content {
             Ok(content) => {
@@ -314,11 +320,13 @@ impl Worker {
             _ => None,
         };
         let (change, history) = outcome::record(job.id, job.attempt, &exchange, &decision);
-        let _ = done.send(Completed {
-            change,
-            attempt: Some(history),
-            disable,
-        });
+        let _ = done
+            .send(Completed {
+                change,
+                attempt: Some(history),
+                disable,
+            })
+            .await;
     }
 }
 
@@ -368,7 +376,7 @@ fn disabled_meanwhile(row: &Claimed) -> Completed {
 }
 
 /// Writes outcomes as they come, many per transaction, until every sender is gone.
-async fn record_loop(worker: Arc<Worker>, mut done: mpsc::UnboundedReceiver<Completed>) {
+async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
     while let Some(first) = done.recv().await {
         let mut batch = vec![first];
         while batch.len() < RECORD_BATCH {

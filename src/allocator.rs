@@ -1,0 +1,31 @@
+//! Keeping glibc's allocator from hoarding memory. It gives every busy thread its own arena
+//! (up to 8 per core) and keeps freed memory; with the blocking pool's many database threads
+//! that more than doubled Herald's resident memory in the benchmark. Two arenas, and handing
+//! free pages back when the worker is idle, keep it small at no measurable cost.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Called first thing in `main`, before any other thread exists.
+pub fn limit_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: no other thread exists yet, so no allocation races the setting.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Returns free heap pages to the system, at most once every 10 seconds.
+pub fn release_free_memory_now_and_then() {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|at| at.elapsed() < Duration::from_secs(10)) {
+        return;
+    }
+    *last = Some(Instant::now());
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only takes the allocator's own locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
