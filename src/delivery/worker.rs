@@ -99,8 +99,11 @@ impl Worker {
                 last_reclaim = Some(Instant::now());
                 self.reclaim_expired().await;
             }
+            // Claim in batches: when busy, wait until a quarter of the slots are free rather
+            // than claiming one delivery per freed slot (a database round trip each).
             let available = permits.available_permits();
-            if available == 0 {
+            let worth_claiming = (self.settings.concurrency / 4).max(1);
+            if available == 0 || (available < worth_claiming && !in_flight.is_empty()) {
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => drop(permit),
                     _ = stop.cancelled() => break,

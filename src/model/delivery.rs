@@ -294,7 +294,9 @@ pub fn apply_changes(
                      $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
               AS u(id, status, attempts, next_attempt_at, last_attempt_at, last_status,
                    last_error_kind, last_error, dead_reason, delivered_at)
-         WHERE d.id = u.id AND d.status = 'delivering' AND d.leased_by = $1
+         -- leased_by is set only while delivering. Not naming the status keeps the planner on
+         -- the primary key instead of the partial index of every row ever delivering.
+         WHERE d.id = u.id AND d.leased_by = $1
          RETURNING d.id",
     )
     .bind::<Text, _>(worker)
