@@ -480,3 +480,48 @@ async fn internal_addresses_are_refused_unless_allowed() {
         "no request reached the loopback receiver"
     );
 }
+
+#[tokio::test]
+async fn a_webhook_deleted_while_a_retry_waits_receives_nothing_more() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::status(500)]).await;
+    let (hook, _) = create_webhook(&app, &receiver.url, |i| {
+        i.retry_initial_seconds = "2".into();
+        i.retry_max_delay_seconds = "2".into();
+    })
+    .await;
+    let token = token(&app, Scope::Ingest).await;
+    emit(&app, &token, json!({})).await;
+    receiver.wait_for(1).await;
+    let pending = delivery_reaches(&app, hook.id, "pending").await;
+    app.with_conn(move |conn| {
+        herald::webhooks::service::delete(conn, &herald::model::audit::Actor::system(), hook.id)
+            .unwrap()
+    })
+    .await;
+    assert!(deliveries_of(&app, hook.id).await.is_empty());
+    // Nothing can be awaited for "nothing arrives": wait past when the retry was due.
+    let due_in = (pending.next_attempt_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(due_in + Duration::from_secs(1)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn the_attempt_keeps_the_first_16_kib_of_the_response() {
+    let app = spawn_app().await;
+    let long = "é".repeat(12 * 1024); // 24 KiB of two-byte characters
+    let receiver = Receiver::start(vec![Reply::status(400).body(&long)]).await;
+    let (hook, _) = create_webhook(&app, &receiver.url, |_| {}).await;
+    let token = token(&app, Scope::Ingest).await;
+    emit(&app, &token, json!({})).await;
+    let delivery = delivery_reaches(&app, hook.id, "dead").await;
+    let attempt = attempts_of(&app, delivery.id).await.remove(0);
+    let body = attempt.response_body.unwrap();
+    assert!(body.len() <= 16 * 1024 + 3, "{}", body.len());
+    assert!(body.len() >= 16 * 1024 - 3, "{}", body.len());
+    assert!(body.starts_with("éé"));
+    assert_eq!(attempt.response_status, Some(400));
+    assert!(attempt.response_headers.unwrap()["content-length"].is_string());
+}
