@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod model;
+pub mod replay;
 pub mod startup;
 pub mod telemetry;
 pub mod tokens;

@@ -66,6 +66,7 @@ diesel::table! {
         error_kind -> Nullable<Text>,
         error_message -> Nullable<Text>,
         outcome -> Text,
+        webhook_id -> Int8,
     }
 }
 

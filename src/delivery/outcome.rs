@@ -114,6 +114,7 @@ pub fn summary(exchange: &Exchange) -> String {
 /// The delivery's new row state and the attempt's history row.
 pub fn record(
     delivery_id: Uuid,
+    webhook_id: i64,
     attempt: i32,
     exchange: &Exchange,
     decision: &Decision,
@@ -172,6 +173,7 @@ pub fn record(
         error_kind,
         error_message,
         outcome: outcome.to_owned(),
+        webhook_id,
     };
     (change, history)
 }

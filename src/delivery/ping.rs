@@ -128,7 +128,13 @@ pub fn finish(
             disable: None,
         }
     };
-    let (change, history) = outcome::record(ping.delivery_id, 1, &exchange, &decision);
+    let (change, history) = outcome::record(
+        ping.delivery_id,
+        ping.target.webhook_id,
+        1,
+        &exchange,
+        &decision,
+    );
     recorder::write(
         conn,
         &ping.lease,

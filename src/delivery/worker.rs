@@ -322,7 +322,13 @@ impl Worker {
             } => Some((job.target.webhook_id, reason.clone())),
             _ => None,
         };
-        let (change, history) = outcome::record(job.id, job.attempt, &exchange, &decision);
+        let (change, history) = outcome::record(
+            job.id,
+            job.target.webhook_id,
+            job.attempt,
+            &exchange,
+            &decision,
+        );
         let _ = done
             .send(Completed {
                 change,
@@ -349,7 +355,7 @@ fn unsendable(conn: &mut PgConnection, row: &Claimed, problem: String) -> QueryR
             disable: None,
         },
     };
-    let (change, history) = outcome::record(row.id, attempt, &exchange, &decision);
+    let (change, history) = outcome::record(row.id, row.webhook_id, attempt, &exchange, &decision);
     Ok(Completed {
         change,
         attempt: Some(history),

@@ -20,6 +20,7 @@ pub struct NewAttempt {
     pub error_kind: Option<String>,
     pub error_message: Option<String>,
     pub outcome: String,
+    pub webhook_id: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -37,6 +38,7 @@ pub struct Attempt {
     pub error_kind: Option<String>,
     pub error_message: Option<String>,
     pub outcome: String,
+    pub webhook_id: i64,
 }
 
 pub fn insert_many(conn: &mut PgConnection, new: &[NewAttempt]) -> QueryResult<usize> {

@@ -3,10 +3,13 @@
 
 pub mod api_token;
 pub mod audit;
+pub mod dashboard;
 pub mod delivery;
 pub mod delivery_attempt;
+pub mod delivery_list;
 pub mod event;
 pub mod event_type;
+pub mod health;
 pub mod login_failure;
 pub mod user;
 pub mod webhook;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod dashboard;
+pub mod deliveries;
 pub mod events;
 pub mod health;
 pub mod login;
@@ -62,6 +63,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_manager, "/webhooks/{id}/reveal-secret", post => webhooks::actions::reveal_secret);
     route!(cfg, require_manager, "/webhooks/{id}/test", post => webhooks::test_ping::send);
     route!(cfg, require_viewer, "/events", get => events::catalog);
+
+    // Deliveries and dead letters: everyone signed in reads, managers send again or discard.
+    route!(cfg, require_viewer, "/deliveries", get => deliveries::list::list);
+    route!(cfg, require_viewer, "/deliveries/{id}", get => deliveries::detail::show);
+    route!(cfg, require_manager, "/deliveries/{id}/replay", post => deliveries::actions::replay);
+    route!(cfg, require_manager, "/deliveries/{id}/redeliver", post => deliveries::actions::redeliver);
+    route!(cfg, require_manager, "/deliveries/{id}/discard", post => deliveries::actions::discard);
+    route!(cfg, require_viewer, "/dead-letters", get => deliveries::dead_letters::list);
+    route!(cfg, require_manager, "/dead-letters/replay", get => deliveries::dead_letters::confirm_replay_all, post => deliveries::dead_letters::replay_all);
+    route!(cfg, require_manager, "/dead-letters/replay-selected", post => deliveries::dead_letters::replay_selected);
+    route!(cfg, require_manager, "/dead-letters/discard-selected", post => deliveries::dead_letters::discard_selected);
     route!(cfg, require_manager, "/audit", get => audit::list);
 
     // Admins only: API tokens.

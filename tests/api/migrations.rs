@@ -20,29 +20,50 @@ fn table_count(conn: &mut diesel::PgConnection) -> i64 {
     .n
 }
 
+/// Tables, columns and indexes: a fingerprint every migration must change.
+fn schema_fingerprint(conn: &mut diesel::PgConnection) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Fingerprint {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        text: String,
+    }
+    diesel::sql_query(
+        "SELECT coalesce(string_agg(x, ',' ORDER BY x), '') AS text FROM (
+             SELECT table_name || '.' || column_name AS x FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'
+             UNION ALL
+             SELECT indexname FROM pg_indexes WHERE schemaname = 'public'
+         ) parts",
+    )
+    .get_result::<Fingerprint>(conn)
+    .unwrap()
+    .text
+}
+
 #[test]
 fn every_migration_applies_and_reverts_one_by_one() {
     let database = TestDatabase::empty();
     let mut conn = database.connect();
     let total = migration_dirs();
-    // Up one at a time, each adding tables…
+    // Up one at a time, each changing the schema…
     let mut applied = 0;
     while conn.has_pending_migration(MIGRATIONS).unwrap() {
-        let before = table_count(&mut conn);
+        let before = schema_fingerprint(&mut conn);
         conn.run_next_migration(MIGRATIONS).unwrap();
-        assert!(
-            table_count(&mut conn) > before,
-            "migration {applied} created no table"
+        assert_ne!(
+            schema_fingerprint(&mut conn),
+            before,
+            "migration {applied} changed nothing"
         );
         applied += 1;
     }
     assert!(applied >= 2);
     assert_eq!(applied, total);
-    // …then down one at a time, each removing what it added.
+    // …then down one at a time, each undoing its change.
     while !conn.applied_migrations().unwrap().is_empty() {
-        let before = table_count(&mut conn);
+        let before = schema_fingerprint(&mut conn);
         conn.revert_last_migration(MIGRATIONS).unwrap();
-        assert!(table_count(&mut conn) < before);
+        assert_ne!(schema_fingerprint(&mut conn), before);
     }
     assert_eq!(table_count(&mut conn), 0);
     // And up again from nothing.

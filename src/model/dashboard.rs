@@ -1,0 +1,93 @@
+//! The dashboard's figures: deliveries of the last 24 hours by status, the queue, dead letters,
+//! webhooks disabled automatically, and the latest failed attempts.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    /// (status, count) for deliveries created in the last 24 hours.
+    pub last_day: Vec<(String, i64)>,
+    pub queued: i64,
+    pub oldest_queued_at: Option<DateTime<Utc>>,
+    pub dead: i64,
+    pub auto_disabled: Vec<(i64, String, Option<String>)>,
+    pub recent_failures: Vec<RecentFailure>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct RecentFailure {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub delivery_id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    pub webhook_id: i64,
+    #[diesel(sql_type = Text)]
+    pub webhook_name: String,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub started_at: DateTime<Utc>,
+    #[diesel(sql_type = Integer)]
+    pub number: i32,
+    #[diesel(sql_type = Text)]
+    pub outcome: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub response_status: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error_kind: Option<String>,
+}
+
+impl RecentFailure {
+    pub fn result(&self) -> String {
+        match (&self.response_status, &self.error_kind) {
+            (Some(status), _) => format!("HTTP {status}"),
+            (None, Some(kind)) => kind.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
+    use crate::db::schema::{deliveries, webhooks};
+    let last_day: Vec<(String, i64)> = deliveries::table
+        .filter(deliveries::created_at.gt(Utc::now() - chrono::Duration::hours(24)))
+        .group_by(deliveries::status)
+        .select((deliveries::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let (queued, oldest_queued_at): (i64, Option<DateTime<Utc>>) = deliveries::table
+        .filter(deliveries::status.eq_any(["pending", "delivering"]))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(deliveries::created_at)))
+        .first(conn)?;
+    let dead = deliveries::table
+        .filter(deliveries::status.eq("dead"))
+        .count()
+        .get_result(conn)?;
+    let auto_disabled = webhooks::table
+        .filter(webhooks::enabled.eq(false))
+        .filter(webhooks::disabled_by.is_null())
+        .order(webhooks::disabled_at.desc())
+        .select((webhooks::id, webhooks::name, webhooks::disabled_reason))
+        .limit(20)
+        .load(conn)?;
+    let recent_failures = diesel::sql_query(
+        "SELECT a.delivery_id, a.webhook_id, w.name AS webhook_name, d.event_type, a.started_at,
+                a.number, a.outcome, a.response_status, a.error_kind
+         FROM delivery_attempts a
+         JOIN webhooks w ON w.id = a.webhook_id
+         JOIN deliveries d ON d.id = a.delivery_id
+         WHERE a.outcome <> 'delivered'
+         ORDER BY a.started_at DESC
+         LIMIT 10",
+    )
+    .load(conn)?;
+    Ok(Overview {
+        last_day,
+        queued,
+        oldest_queued_at,
+        dead,
+        auto_disabled,
+        recent_failures,
+    })
+}

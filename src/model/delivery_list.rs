@@ -1,0 +1,171 @@
+//! Listing deliveries: filters (status, webhook, event type, time range, an event or delivery
+//! id) and keyset pagination newest first. Ids are UUID v7, which sort by creation time, so
+//! "older than this id" pages stay fast however many rows there are.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::{deliveries, webhooks};
+
+pub const STATUSES: [&str; 5] = ["pending", "delivering", "delivered", "dead", "discarded"];
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryFilter {
+    pub status: Option<String>,
+    pub webhook_id: Option<i64>,
+    pub event_type: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// A delivery id or an event id.
+    pub id: Option<Uuid>,
+}
+
+/// Which page: the newest, rows older than a cursor, or rows newer than one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Newest,
+    Before(Uuid),
+    After(Uuid),
+}
+
+/// One row of a list, with its webhook's name.
+#[derive(Debug, Clone, Queryable)]
+pub struct ListedDelivery {
+    pub id: Uuid,
+    pub webhook_id: i64,
+    pub webhook_name: String,
+    pub event_id: Option<Uuid>,
+    pub event_type: String,
+    pub status: String,
+    pub event_count: i32,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i32>,
+    pub last_error_kind: Option<String>,
+    pub last_error: Option<String>,
+    pub dead_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of rows and whether there are older and newer ones.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    pub items: Vec<ListedDelivery>,
+    pub has_older: bool,
+    pub has_newer: bool,
+}
+
+type Columns = (
+    deliveries::id,
+    deliveries::webhook_id,
+    webhooks::name,
+    deliveries::event_id,
+    deliveries::event_type,
+    deliveries::status,
+    deliveries::event_count,
+    deliveries::attempts,
+    deliveries::next_attempt_at,
+    deliveries::last_attempt_at,
+    deliveries::last_status,
+    deliveries::last_error_kind,
+    deliveries::last_error,
+    deliveries::dead_reason,
+    deliveries::created_at,
+);
+
+const COLUMNS: Columns = (
+    deliveries::id,
+    deliveries::webhook_id,
+    webhooks::name,
+    deliveries::event_id,
+    deliveries::event_type,
+    deliveries::status,
+    deliveries::event_count,
+    deliveries::attempts,
+    deliveries::next_attempt_at,
+    deliveries::last_attempt_at,
+    deliveries::last_status,
+    deliveries::last_error_kind,
+    deliveries::last_error,
+    deliveries::dead_reason,
+    deliveries::created_at,
+);
+
+type Boxed<'a> = deliveries::BoxedQuery<'a, Pg>;
+
+/// The filter's conditions on `deliveries`.
+fn filtered(filter: &DeliveryFilter) -> Boxed<'static> {
+    let mut query = deliveries::table.into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(deliveries::status.eq(status.clone()));
+    }
+    if let Some(webhook_id) = filter.webhook_id {
+        query = query.filter(deliveries::webhook_id.eq(webhook_id));
+    }
+    if let Some(event_type) = &filter.event_type {
+        query = query.filter(deliveries::event_type.eq(event_type.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(deliveries::created_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(deliveries::created_at.lt(to));
+    }
+    if let Some(id) = filter.id {
+        query = query.filter(deliveries::id.eq(id).or(deliveries::event_id.eq(id)));
+    }
+    query
+}
+
+pub fn page(
+    conn: &mut PgConnection,
+    filter: &DeliveryFilter,
+    cursor: Cursor,
+    per_page: i64,
+) -> QueryResult<DeliveryPage> {
+    let ids_query = filtered(filter).select(deliveries::id);
+    let ids_query = match cursor {
+        Cursor::Newest => ids_query.order(deliveries::id.desc()),
+        Cursor::Before(id) => ids_query
+            .filter(deliveries::id.lt(id))
+            .order(deliveries::id.desc()),
+        Cursor::After(id) => ids_query
+            .filter(deliveries::id.gt(id))
+            .order(deliveries::id.asc()),
+    };
+    let mut ids: Vec<Uuid> = ids_query.limit(per_page + 1).load(conn)?;
+    let more = ids.len() as i64 > per_page;
+    ids.truncate(per_page as usize);
+    let mut items: Vec<ListedDelivery> = deliveries::table
+        .inner_join(webhooks::table)
+        .filter(deliveries::id.eq_any(&ids))
+        .select(COLUMNS)
+        .load(conn)?;
+    items.sort_by(|a, b| b.id.cmp(&a.id));
+    let (has_older, has_newer) = match cursor {
+        Cursor::Newest => (more, false),
+        Cursor::Before(_) => (more, true),
+        Cursor::After(_) => (true, more),
+    };
+    Ok(DeliveryPage {
+        items,
+        has_older,
+        has_newer,
+    })
+}
+
+/// How many deliveries match (for "replay all N that match").
+pub fn count(conn: &mut PgConnection, filter: &DeliveryFilter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
+
+/// The ids of every matching delivery (for bulk actions), oldest first.
+pub fn ids(conn: &mut PgConnection, filter: &DeliveryFilter) -> QueryResult<Vec<Uuid>> {
+    filtered(filter)
+        .select(deliveries::id)
+        .order(deliveries::id.asc())
+        .load(conn)
+}

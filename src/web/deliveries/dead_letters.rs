@@ -1,0 +1,199 @@
+//! `/dead-letters`: every dead delivery with why it died; managers replay one, the selected
+//! ones or all that match the filters (after a page that says how many), or discard them.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::list::{build, filter_of};
+use super::query::DeliveryQuery;
+use crate::auth::current_user::CurrentUser;
+use crate::auth::session::{FlashLevel, TypedSession};
+use crate::error::AppError;
+use crate::model::delivery_list;
+use crate::replay::{self, Replayed};
+use crate::web::page::{PageContext, render, see_other};
+use crate::web::state::AppState;
+
+pub async fn list(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    query: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, AppError> {
+    render(&build(&state, ctx, query.into_inner(), true).await?)
+}
+
+#[derive(Template)]
+#[template(path = "deliveries/confirm_replay.html")]
+struct ConfirmPage {
+    ctx: PageContext,
+    query: DeliveryQuery,
+    count: i64,
+    disabled: i64,
+    filters: String,
+}
+
+/// "Replay all that match": first a page that says how many.
+pub async fn confirm_replay_all(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    query: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let mut filter = filter_of(&query);
+    filter.status = Some("dead".into());
+    let (count, disabled) = state
+        .run(move |conn| {
+            let ids = delivery_list::ids(conn, &filter)?;
+            let disabled = count_of_disabled_webhooks(conn, &ids)?;
+            Ok::<_, diesel::result::Error>((ids.len() as i64, disabled))
+        })
+        .await?;
+    let filters = query.filters_query();
+    render(&ConfirmPage {
+        ctx: ctx.in_section("dead-letters"),
+        query,
+        count,
+        disabled,
+        filters,
+    })
+}
+
+pub async fn replay_all(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: TypedSession,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let query: DeliveryQuery = serde_html_form::from_bytes(&body)
+        .map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))?;
+    let mut filter = filter_of(&query);
+    filter.status = Some("dead".into());
+    let actor = me.actor();
+    let replayed = state
+        .run(move |conn| {
+            let ids = delivery_list::ids(conn, &filter)?;
+            let mut total = Replayed::default();
+            // In slices, so one request never holds a huge statement or lock set.
+            for chunk in ids.chunks(1000) {
+                let done = replay::replay_many(conn, &actor, chunk, "all matching the filter")?;
+                total.replayed += done.replayed;
+                total.skipped_disabled += done.skipped_disabled;
+            }
+            Ok::<_, replay::ReplayError>(total)
+        })
+        .await?;
+    finish(&state, &session, replayed);
+    Ok(see_other(&format!("/dead-letters?{}", query.filters_query())))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Selection {
+    ids: Vec<String>,
+    /// Where to go back to (the list with its filters).
+    back: String,
+}
+
+impl Selection {
+    fn parse(body: &[u8]) -> Result<(Vec<Uuid>, String), AppError> {
+        let selection: Selection = serde_html_form::from_bytes(body)
+            .map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))?;
+        let ids = selection
+            .ids
+            .iter()
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect();
+        let back = if selection.back.starts_with("/dead-letters") {
+            selection.back
+        } else {
+            "/dead-letters".to_owned()
+        };
+        Ok((ids, back))
+    }
+}
+
+pub async fn replay_selected(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: TypedSession,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (ids, back) = Selection::parse(&body)?;
+    if ids.is_empty() {
+        session.flash(FlashLevel::Error, "Select the dead letters to replay first.");
+        return Ok(see_other(&back));
+    }
+    let actor = me.actor();
+    let replayed = state
+        .run(move |conn| replay::replay_many(conn, &actor, &ids, "selected"))
+        .await?;
+    finish(&state, &session, replayed);
+    Ok(see_other(&back))
+}
+
+pub async fn discard_selected(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: TypedSession,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (ids, back) = Selection::parse(&body)?;
+    if ids.is_empty() {
+        session.flash(FlashLevel::Error, "Select the dead letters to discard first.");
+        return Ok(see_other(&back));
+    }
+    let actor = me.actor();
+    let discarded = state
+        .run(move |conn| replay::discard(conn, &actor, &ids))
+        .await?;
+    session.flash(
+        FlashLevel::Success,
+        format!("Discarded {discarded} dead letter{}; they stay in the history.", plural(discarded)),
+    );
+    Ok(see_other(&back))
+}
+
+/// Wakes the worker and says what happened.
+fn finish(state: &AppState, session: &TypedSession, replayed: Replayed) {
+    if replayed.replayed > 0 {
+        state.queue_signal.queued();
+    }
+    let mut message = format!(
+        "Replaying {} dead letter{}.",
+        replayed.replayed,
+        plural(replayed.replayed)
+    );
+    if replayed.skipped_disabled > 0 {
+        message.push_str(&format!(
+            " {} left alone: their webhook is disabled — enable it first, then replay.",
+            replayed.skipped_disabled
+        ));
+    }
+    let level = if replayed.replayed == 0 {
+        FlashLevel::Error
+    } else {
+        FlashLevel::Success
+    };
+    session.flash(level, message);
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// How many of these deliveries belong to disabled webhooks.
+fn count_of_disabled_webhooks(
+    conn: &mut diesel::PgConnection,
+    ids: &[Uuid],
+) -> diesel::QueryResult<i64> {
+    use crate::db::schema::{deliveries, webhooks};
+    use diesel::prelude::*;
+    deliveries::table
+        .inner_join(webhooks::table)
+        .filter(deliveries::id.eq_any(ids))
+        .filter(webhooks::enabled.eq(false))
+        .count()
+        .get_result(conn)
+}
