@@ -48,6 +48,8 @@ pub struct WorkerSettings {
     /// A claim's lease lasts the webhook's timeout plus this; when it runs out (the worker
     /// died), another worker takes the delivery back.
     pub lease_margin: Duration,
+    /// How long delivered deliveries, their attempts and events are kept.
+    pub retention: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -59,6 +61,7 @@ impl Default for WorkerSettings {
             shutdown_grace: Duration::from_secs(20),
             allow_private_targets: Vec::new(),
             lease_margin: Duration::from_secs(60),
+            retention: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -198,6 +201,13 @@ impl Settings {
                         60u64,
                     )?,
                 )?),
+                retention: Duration::from_secs(
+                    86_400
+                        * positive(
+                            "HERALD_RETENTION_DAYS",
+                            parse_or("HERALD_RETENTION_DAYS", get("HERALD_RETENTION_DAYS"), 30u64)?,
+                        )?,
+                ),
             },
         })
     }

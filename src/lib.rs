@@ -15,6 +15,7 @@ pub mod error;
 pub mod ingest;
 pub mod model;
 pub mod replay;
+pub mod retention;
 pub mod startup;
 pub mod telemetry;
 pub mod tokens;

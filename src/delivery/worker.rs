@@ -38,6 +38,8 @@ const RECORD_BATCH: usize = 512;
 const RECORD_BACKLOG: usize = 2 * RECORD_BATCH;
 /// After a wake-up, how long to let more deliveries arrive before claiming.
 const CLAIM_COALESCE: Duration = Duration::from_millis(2);
+/// How often the retention job runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How often expired leases are looked for.
 const RECLAIM_EVERY: Duration = Duration::from_secs(1);
 
@@ -86,6 +88,12 @@ impl Worker {
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "delivery worker started");
         let listener = super::listener::spawn(self.pool.clone(), self.wake.clone(), stop.clone());
+        let retention = crate::retention::spawn(
+            self.pool.clone(),
+            self.settings.retention,
+            RETENTION_EVERY,
+            stop.clone(),
+        );
         // Bounded: when the recorder falls behind, senders wait (and claim less), so memory stays flat.
         let (done_tx, done_rx) = mpsc::channel(RECORD_BACKLOG);
         let recorder = tokio::spawn(record_loop(self.clone(), done_rx));
@@ -163,6 +171,7 @@ impl Worker {
         drop(done_tx);
         let _ = recorder.await;
         let _ = listener.await;
+        let _ = retention.await;
         let worker = self.clone();
         match tokio::task::spawn_blocking(move || {
             let mut conn = worker.pool.get()?;

@@ -58,7 +58,10 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
         .load(conn)?;
     let (queued, oldest_queued_at): (i64, Option<DateTime<Utc>>) = deliveries::table
         .filter(deliveries::status.eq_any(["pending", "delivering"]))
-        .select((diesel::dsl::count_star(), diesel::dsl::min(deliveries::created_at)))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(deliveries::created_at),
+        ))
         .first(conn)?;
     let dead = deliveries::table
         .filter(deliveries::status.eq("dead"))

@@ -144,7 +144,7 @@ pub fn page(
         .filter(deliveries::id.eq_any(&ids))
         .select(COLUMNS)
         .load(conn)?;
-    items.sort_by(|a, b| b.id.cmp(&a.id));
+    items.sort_by_key(|row| std::cmp::Reverse(row.id));
     let (has_older, has_newer) = match cursor {
         Cursor::Newest => (more, false),
         Cursor::Before(_) => (more, true),

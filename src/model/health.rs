@@ -60,7 +60,10 @@ impl WebhookHealth {
 }
 
 /// Health of each webhook in `ids` (every id gets an entry).
-pub fn for_webhooks(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<HashMap<i64, WebhookHealth>> {
+pub fn for_webhooks(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> QueryResult<HashMap<i64, WebhookHealth>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }

@@ -44,10 +44,7 @@ async fn send_again(
             state.queue_signal.queued();
             session.flash(
                 FlashLevel::Success,
-                format!(
-                    "Queued again: attempt {} goes out now.",
-                    found.attempts + 1
-                ),
+                format!("Queued again: attempt {} goes out now.", found.attempts + 1),
             );
         }
         Err(err @ (ReplayError::WebhookDisabled(_) | ReplayError::WrongStatus(_))) => {

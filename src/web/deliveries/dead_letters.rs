@@ -85,7 +85,10 @@ pub async fn replay_all(
         })
         .await?;
     finish(&state, &session, replayed);
-    Ok(see_other(&format!("/dead-letters?{}", query.filters_query())))
+    Ok(see_other(&format!(
+        "/dead-letters?{}",
+        query.filters_query()
+    )))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,7 +125,10 @@ pub async fn replay_selected(
 ) -> Result<HttpResponse, AppError> {
     let (ids, back) = Selection::parse(&body)?;
     if ids.is_empty() {
-        session.flash(FlashLevel::Error, "Select the dead letters to replay first.");
+        session.flash(
+            FlashLevel::Error,
+            "Select the dead letters to replay first.",
+        );
         return Ok(see_other(&back));
     }
     let actor = me.actor();
@@ -141,7 +147,10 @@ pub async fn discard_selected(
 ) -> Result<HttpResponse, AppError> {
     let (ids, back) = Selection::parse(&body)?;
     if ids.is_empty() {
-        session.flash(FlashLevel::Error, "Select the dead letters to discard first.");
+        session.flash(
+            FlashLevel::Error,
+            "Select the dead letters to discard first.",
+        );
         return Ok(see_other(&back));
     }
     let actor = me.actor();
@@ -150,7 +159,10 @@ pub async fn discard_selected(
         .await?;
     session.flash(
         FlashLevel::Success,
-        format!("Discarded {discarded} dead letter{}; they stay in the history.", plural(discarded)),
+        format!(
+            "Discarded {discarded} dead letter{}; they stay in the history.",
+            plural(discarded)
+        ),
     );
     Ok(see_other(&back))
 }

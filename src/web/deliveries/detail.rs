@@ -104,18 +104,21 @@ pub async fn show(
     } else {
         (body_attempt + 1..=max)
             .take(6)
-            .filter_map(|n| {
-                policy
-                    .delay_before(n)
-                    .map(|d| (n, humanize(d.as_secs())))
-            })
+            .filter_map(|n| policy.delay_before(n).map(|d| (n, humanize(d.as_secs()))))
             .collect()
     };
     render(&ShowPage {
         ctx: ctx.in_section("deliveries"),
         events: events
             .into_iter()
-            .map(|e| (e.id, e.event_type, e.occurred_at, pretty(e.payload.as_bytes())))
+            .map(|e| {
+                (
+                    e.id,
+                    e.event_type,
+                    e.occurred_at,
+                    pretty(e.payload.as_bytes()),
+                )
+            })
             .collect(),
         body,
         body_attempt,

@@ -85,16 +85,26 @@ impl DeliveryQuery {
     }
 
     pub fn is_filtered(&self) -> bool {
-        [&self.status, &self.webhook, &self.event_type, &self.from, &self.to, &self.q]
-            .iter()
-            .any(|v| !v.trim().is_empty())
+        [
+            &self.status,
+            &self.webhook,
+            &self.event_type,
+            &self.from,
+            &self.to,
+            &self.q,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
     }
 }
 
 fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
     let raw = raw.trim();
     if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
     }
     for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(at) = NaiveDateTime::parse_from_str(raw, format) {
@@ -123,7 +133,10 @@ mod tests {
         let filter = query.filter(&mut errors);
         assert_eq!(filter.status.as_deref(), Some("dead"));
         assert_eq!(filter.webhook_id, Some(7));
-        assert_eq!(filter.from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert_eq!(
+            filter.from.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
         assert_eq!(filter.to.unwrap().to_rfc3339(), "2026-11-02T10:30:00+00:00");
         assert!(filter.id.is_none());
         assert!(errors.has("q"));

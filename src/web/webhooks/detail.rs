@@ -7,6 +7,8 @@ use crate::error::AppError;
 use crate::model::audit::{self, AuditEntry};
 use crate::model::delivery;
 use crate::model::delivery_attempt::{self, Attempt};
+use crate::model::delivery_list::{self, Cursor, DeliveryFilter, ListedDelivery};
+use crate::model::health::{self, WebhookHealth};
 use crate::model::webhook::{self, Webhook};
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
@@ -23,6 +25,8 @@ struct ShowPage {
     previous_secret_until: Option<String>,
     history: Vec<AuditEntry>,
     test_result: Option<TestResult>,
+    health: WebhookHealth,
+    recent: Vec<ListedDelivery>,
 }
 
 /// The attempt of a test ping, shown after "Send test event".
@@ -48,8 +52,17 @@ pub async fn show(
         .test
         .as_deref()
         .and_then(|raw| uuid::Uuid::parse_str(raw).ok());
-    let (found, events, headers, history, test_result) = state
+    let (found, events, headers, history, test_result, mut health, recent) = state
         .run(move |conn| {
+            let recent = delivery_list::page(
+                conn,
+                &DeliveryFilter {
+                    webhook_id: Some(id),
+                    ..Default::default()
+                },
+                Cursor::Newest,
+                10,
+            )?;
             Ok::<_, diesel::result::Error>((
                 webhook::find(conn, id)?,
                 webhook::events_of(conn, id)?,
@@ -59,6 +72,8 @@ pub async fn show(
                     .map(|d| test_result(conn, id, d))
                     .transpose()?
                     .flatten(),
+                health::for_webhooks(conn, &[id])?,
+                recent.items,
             ))
         })
         .await?;
@@ -81,6 +96,8 @@ pub async fn show(
         previous_secret_until,
         history: history.into_iter().take(20).collect(),
         test_result,
+        health: health.remove(&id).unwrap_or_default(),
+        recent,
     })
 }
 

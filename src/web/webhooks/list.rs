@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::model::event_type;
+use crate::model::health::WebhookHealth;
 use crate::model::webhook::{self, ListFilter, Sort, Webhook};
 use crate::model::{PageRequest, Paged};
 use crate::web::page::{PageContext, render};
@@ -30,6 +31,7 @@ pub struct Row {
     pub webhook: Webhook,
     pub events: Vec<String>,
     pub more_events: usize,
+    pub health: WebhookHealth,
 }
 
 #[derive(Template)]
@@ -69,12 +71,13 @@ pub async fn list(
         sort: Sort::parse(&query.sort),
     };
     let page_request = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
-    let (page, subscriptions, event_names) = state
+    let (page, subscriptions, event_names, mut health) = state
         .run(move |conn| {
             let page = webhook::list(conn, &filter, page_request)?;
             let ids: Vec<i64> = page.items.iter().map(|w| w.id).collect();
             let subscriptions = webhook::events_of_many(conn, &ids)?;
-            Ok::<_, diesel::result::Error>((page, subscriptions, event_type::names(conn)?))
+            let health = crate::model::health::for_webhooks(conn, &ids)?;
+            Ok::<_, diesel::result::Error>((page, subscriptions, event_type::names(conn)?, health))
         })
         .await?;
     let mut by_webhook: HashMap<i64, Vec<String>> = HashMap::new();
@@ -90,6 +93,7 @@ pub async fn list(
                 webhook: webhook.clone(),
                 more_events: all.len().saturating_sub(EVENTS_SHOWN),
                 events: all.into_iter().take(EVENTS_SHOWN).collect(),
+                health: health.remove(&webhook.id).unwrap_or_default(),
             }
         })
         .collect();
