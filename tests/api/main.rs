@@ -2,6 +2,7 @@
 
 mod browser;
 mod cli;
+mod console_deliveries;
 mod csrf;
 mod delivery;
 mod delivery_helpers;
