@@ -344,3 +344,86 @@ async fn a_manager_sends_a_test_event_and_reads_the_answer_in_a_real_browser() {
     assert_eq!(receiver.received().len(), 2);
     chrome.close().await;
 }
+
+#[tokio::test]
+async fn a_manager_follows_a_failure_fixes_the_receiver_and_replays_it_in_a_real_browser() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.add_user("maya", Role::Manager).await;
+    // The receiver is misconfigured at first: it rejects the payload.
+    let receiver = crate::receiver::Receiver::start(vec![
+        crate::receiver::Reply::status(422)
+            .header("Content-Type", "application/json")
+            .body("{\"error\": \"unknown field course.grade\"}"),
+    ])
+    .await;
+    let (hook, _) = crate::delivery_helpers::create_webhook(&app, &receiver.url, |i| {
+        i.name = "Student records".into();
+    })
+    .await;
+    let token = crate::delivery_helpers::token(&app, herald::tokens::Scope::Ingest).await;
+    crate::delivery_helpers::emit(
+        &app,
+        &token,
+        serde_json::json!({ "user": { "id": 42 }, "course": { "id": 7, "grade": "A" } }),
+    )
+    .await;
+    let dead = crate::delivery_helpers::delivery_reaches(&app, hook.id, "dead").await;
+    let base = app.address.clone();
+
+    chrome.client.goto(&format!("{base}/login")).await.unwrap();
+    chrome.fill("#username", "maya").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    chrome.wait_for_text("h1", "Dashboard").await;
+    chrome.wait_for_text("main", "Recent failures").await;
+    chrome.screenshot("30-dashboard-failure").await;
+
+    // From the dashboard to the failed delivery and its attempts.
+    chrome.click("table a[href^='/deliveries/']").await;
+    chrome.wait_for_text("h1", "Student records").await;
+    chrome
+        .wait_for_text("main", "unknown field course.grade")
+        .await;
+    chrome.screenshot("31-delivery-attempts").await;
+
+    // The receiver is fixed (it now answers 200); replay from the dead-letter queue.
+    chrome
+        .client
+        .goto(&format!("{base}/dead-letters"))
+        .await
+        .unwrap();
+    chrome.wait_for_text("main", "receiver 4xx").await;
+    chrome.screenshot("32-dead-letters").await;
+    chrome
+        .click(&format!("input[name=ids][value='{}']", dead.id))
+        .await;
+    chrome
+        .click("button[formaction='/dead-letters/replay-selected']")
+        .await;
+    chrome
+        .wait_for_text(".flash-success", "Replaying 1 dead letter")
+        .await;
+    crate::delivery_helpers::delivery_reaches(&app, hook.id, "delivered").await;
+    chrome
+        .client
+        .goto(&format!("{base}/deliveries/{}", dead.id))
+        .await
+        .unwrap();
+    chrome.wait_for_text("main", "delivered").await;
+    chrome.wait_for_text("main", "Attempt 2").await;
+    chrome.screenshot("33-delivered-after-replay").await;
+    chrome
+        .client
+        .goto(&format!("{base}/deliveries"))
+        .await
+        .unwrap();
+    chrome.wait_for_text("table", "Student records").await;
+    chrome.screenshot("34-deliveries").await;
+    assert_eq!(receiver.received().len(), 2);
+    chrome.close().await;
+}
