@@ -31,10 +31,10 @@ pub fn run_once(conn: &mut PgConnection, keep: Duration, batch: i64) -> QueryRes
         let n = diesel::sql_query(
             "DELETE FROM deliveries WHERE id IN (
                  SELECT id FROM deliveries
-                 WHERE status IN ('delivered', 'discarded') AND created_at < $1
+                 WHERE status IN ('delivered', 'discarded') AND id < $1
                  LIMIT $2)",
         )
-        .bind::<Timestamptz, _>(cutoff)
+        .bind::<diesel::sql_types::Uuid, _>(crate::model::delivery_list::first_id_at(cutoff))
         .bind::<BigInt, _>(batch)
         .execute(conn)?;
         removed.deliveries += n;

@@ -1,5 +1,4 @@
 DROP INDEX deliveries_open_idx;
-DROP INDEX deliveries_created_idx;
 DROP INDEX deliveries_type_id_idx;
 DROP INDEX deliveries_status_id_idx;
 DROP INDEX deliveries_webhook_id_idx;

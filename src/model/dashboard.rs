@@ -52,7 +52,9 @@ impl RecentFailure {
 pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
     use crate::db::schema::{deliveries, webhooks};
     let last_day: Vec<(String, i64)> = deliveries::table
-        .filter(deliveries::created_at.gt(Utc::now() - chrono::Duration::hours(24)))
+        .filter(deliveries::id.ge(crate::model::delivery_list::first_id_at(
+            Utc::now() - chrono::Duration::hours(24),
+        )))
         .group_by(deliveries::status)
         .select((deliveries::status, diesel::dsl::count_star()))
         .load(conn)?;

@@ -108,11 +108,12 @@ fn filtered(filter: &DeliveryFilter) -> Boxed<'static> {
     if let Some(event_type) = &filter.event_type {
         query = query.filter(deliveries::event_type.eq(event_type.clone()));
     }
+    // Ids are UUID v7: a time bound is an id bound, served by the primary key.
     if let Some(from) = filter.from {
-        query = query.filter(deliveries::created_at.ge(from));
+        query = query.filter(deliveries::id.ge(first_id_at(from)));
     }
     if let Some(to) = filter.to {
-        query = query.filter(deliveries::created_at.lt(to));
+        query = query.filter(deliveries::id.lt(first_id_at(to)));
     }
     if let Some(id) = filter.id {
         query = query.filter(deliveries::id.eq(id).or(deliveries::event_id.eq(id)));
@@ -168,4 +169,28 @@ pub fn ids(conn: &mut PgConnection, filter: &DeliveryFilter) -> QueryResult<Vec<
         .select(deliveries::id)
         .order(deliveries::id.asc())
         .load(conn)
+}
+
+/// The smallest UUID v7 created at `at` (every later id is greater): its millisecond
+/// timestamp, the version and variant bits, and zeros.
+pub fn first_id_at(at: DateTime<Utc>) -> Uuid {
+    let millis = at.timestamp_millis().max(0) as u128 & 0xffff_ffff_ffff;
+    Uuid::from_u128((millis << 80) | (0x7 << 76) | (0b10 << 62))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_bounds_order_like_the_ids_made_then() {
+        let before = Utc::now();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let id = Uuid::now_v7();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let after = Utc::now();
+        assert!(first_id_at(before) < id);
+        assert!(id < first_id_at(after));
+        assert_eq!(first_id_at(before).get_version_num(), 7);
+    }
 }

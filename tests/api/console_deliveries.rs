@@ -30,6 +30,27 @@ async fn seed(
     status: &'static str,
     event_type: &'static str,
 ) -> Vec<(Uuid, Uuid)> {
+    seed_at(app, webhook_id, n, status, event_type, Utc::now()).await
+}
+
+/// Like `seed`, with delivery ids (UUID v7, which carry their creation time) made at `at`.
+async fn seed_at(
+    app: &TestApp,
+    webhook_id: i64,
+    n: usize,
+    status: &'static str,
+    event_type: &'static str,
+    at: chrono::DateTime<Utc>,
+) -> Vec<(Uuid, Uuid)> {
+    let id_at = move || {
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            at.timestamp() as u64,
+            at.timestamp_subsec_nanos(),
+        );
+        let random = Uuid::new_v4().as_u128() & ((1u128 << 62) - 1);
+        Uuid::from_u128((Uuid::new_v7(ts).as_u128() & !((1u128 << 62) - 1)) | random)
+    };
     app.with_conn(move |conn| {
         let mut pairs = Vec::with_capacity(n);
         for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
@@ -51,7 +72,7 @@ async fn seed(
             let new_deliveries: Vec<NewDelivery> = new_events
                 .iter()
                 .map(|e| NewDelivery {
-                    id: Uuid::now_v7(),
+                    id: id_at(),
                     webhook_id,
                     event_id: Some(e.id),
                     event_type: event_type.into(),
@@ -462,9 +483,18 @@ async fn health_figures_and_the_dashboard_tell_how_delivery_goes() {
 async fn retention_deletes_old_delivered_history_and_keeps_dead_letters() {
     let app = spawn_app_with(|s| s.worker.enabled = false).await;
     let (hook, _) = create_webhook(&app, "http://127.0.0.1:9/x", |_| {}).await;
-    let delivered = seed(&app, hook.id, 1500, "delivered", "course.completed").await;
-    let dead = seed(&app, hook.id, 3, "dead", "course.completed").await;
-    let pending = seed(&app, hook.id, 2, "pending", "course.completed").await;
+    let long_ago = Utc::now() - chrono::Duration::days(40);
+    let delivered = seed_at(
+        &app,
+        hook.id,
+        1500,
+        "delivered",
+        "course.completed",
+        long_ago,
+    )
+    .await;
+    let dead = seed_at(&app, hook.id, 3, "dead", "course.completed", long_ago).await;
+    let pending = seed_at(&app, hook.id, 2, "pending", "course.completed", long_ago).await;
     let recent = seed(&app, hook.id, 5, "delivered", "course.completed").await;
     let old: Vec<Uuid> = delivered
         .iter()
