@@ -424,6 +424,20 @@ async fn a_manager_follows_a_failure_fixes_the_receiver_and_replays_it_in_a_real
         .unwrap();
     chrome.wait_for_text("table", "Student records").await;
     chrome.screenshot("34-deliveries").await;
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks"))
+        .await
+        .unwrap();
+    chrome.wait_for_text("table", "HTTP 200").await;
+    chrome.screenshot("35-webhooks-health").await;
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks/{}", hook.id))
+        .await
+        .unwrap();
+    chrome.wait_for_text("main", "Recent deliveries").await;
+    chrome.screenshot("36-webhook-health").await;
     assert_eq!(receiver.received().len(), 2);
     chrome.close().await;
 }
