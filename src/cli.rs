@@ -64,7 +64,7 @@ pub enum TokenCommand {
     /// Create an API token and print it (shown only this once).
     Add {
         name: String,
-        /// ingest (post events) or manage (the management API).
+        /// ingest (post events), read or manage (the management API).
         #[arg(long, value_parser = crate::tokens::Scope::parse)]
         scope: crate::tokens::Scope,
     },

@@ -30,6 +30,9 @@ pub struct Settings {
     pub secret_rotation_overlap: Duration,
     pub admin_password: Option<SecretString>,
     pub worker: WorkerSettings,
+    /// Management API requests per second per token, and the burst allowed above it.
+    pub api_rate_per_second: std::num::NonZeroU32,
+    pub api_burst: std::num::NonZeroU32,
 }
 
 /// The delivery worker's knobs.
@@ -166,6 +169,16 @@ impl Settings {
                 )?,
             ),
             admin_password: get("HERALD_ADMIN_PASSWORD").map(SecretString::from),
+            api_rate_per_second: parse_or(
+                "HERALD_API_RATE_PER_SECOND",
+                get("HERALD_API_RATE_PER_SECOND"),
+                std::num::NonZeroU32::new(50).unwrap(),
+            )?,
+            api_burst: parse_or(
+                "HERALD_API_BURST",
+                get("HERALD_API_BURST"),
+                std::num::NonZeroU32::new(100).unwrap(),
+            )?,
             worker: WorkerSettings {
                 enabled: parse_bool("HERALD_RUN_WORKER", get("HERALD_RUN_WORKER"), true)?,
                 concurrency: positive(
@@ -227,6 +240,8 @@ impl Settings {
             allow_http_targets: true,
             secret_rotation_overlap: Duration::from_secs(24 * 3600),
             admin_password: None,
+            api_rate_per_second: std::num::NonZeroU32::new(50).unwrap(),
+            api_burst: std::num::NonZeroU32::new(100).unwrap(),
             worker: WorkerSettings {
                 poll_interval: Duration::from_millis(200),
                 shutdown_grace: Duration::from_secs(5),

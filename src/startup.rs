@@ -68,6 +68,10 @@ impl Application {
             );
             tokio::spawn(worker.run(stop_worker.clone()))
         });
+        let api_rate_limit = crate::web::api::rate_limit::ApiRateLimit::new(
+            settings.api_rate_per_second,
+            settings.api_burst,
+        );
         let state = web::Data::new(AppState {
             pool,
             settings: Arc::new(settings),
@@ -75,6 +79,7 @@ impl Application {
             outbound,
             queue_signal,
             ingest_caches: Default::default(),
+            api_rate_limit,
         });
 
         let server = HttpServer::new(move || {

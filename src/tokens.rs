@@ -17,13 +17,19 @@ pub const PREFIX: &str = "hrld_";
 pub enum Scope {
     /// May post events.
     Ingest,
-    /// May manage webhooks and dead letters through the API.
+    /// May manage webhooks and dead letters through the API (and read them).
     Manage,
+    /// May read webhooks, deliveries and dead letters through the API.
+    Read,
 }
 
 impl Scope {
-    pub const ALL: [(Scope, &'static str); 2] = [
+    pub const ALL: [(Scope, &'static str); 3] = [
         (Scope::Ingest, "post events to /api/v1/events"),
+        (
+            Scope::Read,
+            "read webhooks, event types, deliveries and dead letters through the API",
+        ),
         (
             Scope::Manage,
             "manage webhooks, deliveries and dead letters through the API",
@@ -34,14 +40,23 @@ impl Scope {
         match self {
             Scope::Ingest => "ingest",
             Scope::Manage => "manage",
+            Scope::Read => "read",
         }
+    }
+
+    /// Whether a token of this scope may do what `needed` allows (manage includes read).
+    pub fn grants(&self, needed: Scope) -> bool {
+        *self == needed || (*self == Scope::Manage && needed == Scope::Read)
     }
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw.trim() {
             "ingest" => Ok(Scope::Ingest),
             "manage" => Ok(Scope::Manage),
-            other => Err(format!("unknown scope {other:?}: choose ingest or manage")),
+            "read" => Ok(Scope::Read),
+            other => Err(format!(
+                "unknown scope {other:?}: choose ingest, read or manage"
+            )),
         }
     }
 }
@@ -150,7 +165,7 @@ pub fn authenticate(
             "This API token has been revoked.",
         )));
     }
-    if token.scope != scope.as_str() {
+    if !Scope::parse(&token.scope).is_ok_and(|held| held.grants(scope)) {
         return Ok(Err(AuthFailure::WrongScope));
     }
     // "Last used" to the minute: no write (and no row lock) on every request of a busy client.

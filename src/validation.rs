@@ -64,4 +64,12 @@ impl FieldErrors {
     pub fn len(&self) -> usize {
         self.0.len()
     }
+
+    /// `{ field: [message] }`, the shape API errors use.
+    pub fn to_map(&self) -> BTreeMap<String, Vec<String>> {
+        self.0
+            .iter()
+            .map(|(field, message)| (field.clone(), vec![message.clone()]))
+            .collect()
+    }
 }

@@ -29,6 +29,14 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A request made with an API token: the audit log names the token.
+    pub fn api_token(name: &str) -> Self {
+        Self {
+            user_id: None,
+            name: format!("api token {name}"),
+        }
+    }
+
     pub fn user(id: i64, username: &str) -> Self {
         Self {
             user_id: Some(id),

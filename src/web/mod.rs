@@ -16,7 +16,7 @@ pub mod users;
 pub mod webhooks;
 
 use actix_web::middleware::from_fn;
-use actix_web::web::{self, get, post};
+use actix_web::web::{self, delete, get, patch, post, put};
 
 use crate::auth::guard::{require_admin, require_manager, require_viewer};
 
@@ -36,7 +36,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/{file}", get().to(assets::serve));
 
     // The JSON API: bearer tokens checked in each handler (401/403 as JSON), no CSRF.
-    cfg.route("/api/v1/events", post().to(api::events::ingest));
+    cfg.route("/api/v1/events", post().to(api::events::ingest))
+        .route("/api/v1/event-types", get().to(api::webhooks::event_types))
+        .route("/api/v1/webhooks", get().to(api::webhooks::list))
+        .route("/api/v1/webhooks", post().to(api::webhooks::create))
+        .route("/api/v1/webhooks/{id}", get().to(api::webhooks::show))
+        .route("/api/v1/webhooks/{id}", put().to(api::webhooks::replace))
+        .route("/api/v1/webhooks/{id}", patch().to(api::webhooks::patch))
+        .route("/api/v1/webhooks/{id}", delete().to(api::webhooks::delete))
+        .route(
+            "/api/v1/webhooks/{id}/enable",
+            post().to(api::webhooks::enable),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/disable",
+            post().to(api::webhooks::disable),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/ping",
+            post().to(api::webhooks::send_ping),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/rotate-secret",
+            post().to(api::webhooks::rotate_secret),
+        );
 
     // Any signed-in user (viewer and up).
     cfg.service(

@@ -21,6 +21,8 @@ pub struct AppState {
     /// Wakes delivery workers (here and in other processes) when deliveries were queued.
     pub queue_signal: crate::ingest::signal::QueueSignal,
     pub ingest_caches: crate::ingest::Caches,
+    /// Requests per token on the management API.
+    pub api_rate_limit: crate::web::api::rate_limit::ApiRateLimit,
 }
 
 impl AppState {

@@ -22,7 +22,7 @@ struct TokensPage {
     tokens: Paged<ApiToken>,
     form: TokenForm,
     errors: FieldErrors,
-    scopes: [(Scope, &'static str); 2],
+    scopes: [(Scope, &'static str); 3],
     /// The token just created, shown this once.
     created: Option<(String, String)>,
 }

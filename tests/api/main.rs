@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod ingest;
 mod login;
+mod management_api;
 mod migrations;
 mod pages;
 mod receiver;

@@ -20,7 +20,7 @@ fn table_count(conn: &mut diesel::PgConnection) -> i64 {
     .n
 }
 
-/// Tables, columns and indexes: a fingerprint every migration must change.
+/// Tables, columns, indexes and constraints: a fingerprint every migration must change.
 fn schema_fingerprint(conn: &mut diesel::PgConnection) -> String {
     #[derive(diesel::QueryableByName)]
     struct Fingerprint {
@@ -33,6 +33,9 @@ fn schema_fingerprint(conn: &mut diesel::PgConnection) -> String {
              WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'
              UNION ALL
              SELECT indexname FROM pg_indexes WHERE schemaname = 'public'
+             UNION ALL
+             SELECT c.conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+             WHERE n.nspname = 'public'
          ) parts",
     )
     .get_result::<Fingerprint>(conn)

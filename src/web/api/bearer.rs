@@ -41,3 +41,17 @@ pub fn check(
         AuthFailure::WrongScope => ApiError::Forbidden(scope.as_str()),
     })
 }
+
+/// A management API request: a `read` or `manage` token (as `scope` needs), within its rate.
+pub async fn management(
+    state: &AppState,
+    request: &HttpRequest,
+    scope: Scope,
+) -> Result<ApiToken, ApiError> {
+    let token = require(state, request, scope).await?;
+    state
+        .api_rate_limit
+        .check(token.id)
+        .map_err(ApiError::TooManyRequests)?;
+    Ok(token)
+}

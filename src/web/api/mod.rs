@@ -3,3 +3,6 @@
 pub mod bearer;
 pub mod error;
 pub mod events;
+pub mod rate_limit;
+pub mod webhook_json;
+pub mod webhooks;

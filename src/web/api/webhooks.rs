@@ -1,0 +1,484 @@
+//! `/api/v1/webhooks`: everything the console does with webhooks, as JSON, with `manage`
+//! tokens (reading also with `read`). Input goes through `WebhookInput::parse`, the console's
+//! parser, and changes through the same service, so rules and audit entries are identical.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::bearer;
+use super::error::ApiError;
+use super::webhook_json::{WebhookRequest, WebhookView};
+use crate::delivery::ping;
+use crate::domain::secret_box::SecretBox;
+use crate::model::audit::Actor;
+use crate::model::webhook::{self, ListFilter, Sort};
+use crate::model::{PageRequest, event_type};
+use crate::tokens::Scope;
+use crate::web::state::AppState;
+use crate::webhooks::input::{ParseContext, WebhookInput};
+use crate::webhooks::service::{self, WebhookError};
+
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+impl From<WebhookError> for ApiError {
+    fn from(err: WebhookError) -> Self {
+        match err {
+            WebhookError::NotFound => ApiError::NotFound("No webhook with this id.".into()),
+            WebhookError::NameTaken => ApiError::Conflict(err.to_string()),
+            WebhookError::SigningOff => ApiError::Conflict(
+                "Signing is off for this webhook: turn it on (signing_enabled) first.".into(),
+            ),
+            WebhookError::Database(err) => err.into(),
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    q: String,
+    status: String,
+    event: String,
+    sort: String,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// `{ count, next, previous, results }`.
+#[derive(Debug, Serialize)]
+pub struct ListPage<T> {
+    pub count: i64,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    bearer::management(&state, &request, Scope::Read).await?;
+    let query = query.into_inner();
+    let filter = ListFilter {
+        search: Some(query.q.clone()).filter(|q| !q.trim().is_empty()),
+        enabled: match query.status.as_str() {
+            "enabled" => Some(true),
+            "disabled" => Some(false),
+            _ => None,
+        },
+        event_type: Some(query.event.clone()).filter(|e| !e.is_empty()),
+        sort: Sort::parse(&query.sort),
+    };
+    let per_page = query.per_page.unwrap_or(50).clamp(1, 200);
+    let page = PageRequest::new(query.page, per_page);
+    let secrets = state.secrets.clone();
+    let (paged, views) = state
+        .run(move |conn| {
+            let paged = webhook::list(conn, &filter, page)?;
+            let mut views = Vec::with_capacity(paged.items.len());
+            for hook in &paged.items {
+                views.push(view(conn, hook.clone(), &secrets)?);
+            }
+            Ok::<_, diesel::result::Error>((paged, views))
+        })
+        .await?;
+    let link = |number: i64| {
+        format!(
+            "/api/v1/webhooks?{}",
+            serde_urlencoded::to_string([
+                ("q", query.q.as_str()),
+                ("status", query.status.as_str()),
+                ("event", query.event.as_str()),
+                ("sort", query.sort.as_str()),
+                ("per_page", &per_page.to_string()),
+                ("page", &number.to_string()),
+            ])
+            .unwrap_or_default()
+        )
+    };
+    Ok(HttpResponse::Ok().json(ListPage {
+        count: paged.total,
+        next: paged.has_next().then(|| link(paged.page.number + 1)),
+        previous: paged.has_previous().then(|| link(paged.page.number - 1)),
+        results: views,
+    }))
+}
+
+fn view(
+    conn: &mut diesel::PgConnection,
+    hook: webhook::Webhook,
+    secrets: &SecretBox,
+) -> diesel::QueryResult<WebhookView> {
+    let events = webhook::events_of(conn, hook.id)?;
+    let headers = webhook::headers_of(conn, hook.id)?
+        .into_iter()
+        .map(|h| h.name)
+        .collect();
+    let masked = service::masked_secret(&hook, secrets);
+    Ok(WebhookView::new(hook, events, headers, masked))
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    bearer::management(&state, &request, Scope::Read).await?;
+    let id = id.into_inner();
+    let secrets = state.secrets.clone();
+    let found = state
+        .run(move |conn| {
+            webhook::find(conn, id)?
+                .map(|hook| view(conn, hook, &secrets))
+                .transpose()
+        })
+        .await?;
+    found
+        .map(|v| HttpResponse::Ok().json(v))
+        .ok_or_else(|| WebhookError::NotFound.into())
+}
+
+/// How the body came: JSON (overlaid on a base) or a form (complete, like the console's).
+enum Body {
+    Json(WebhookRequest),
+    Form(WebhookInput),
+}
+
+async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> Result<Body, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| ApiError::BadRequest {
+            message: format!("The request body could not be read: {err}"),
+            line: None,
+            column: None,
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    match content_type.as_str() {
+        "application/json" => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
+                    message: format!("The body is not valid JSON: {err}"),
+                    line: Some(err.line()),
+                    column: Some(err.column()),
+                })?;
+            serde_json::from_value(value)
+                .map(Body::Json)
+                .map_err(|err| ApiError::Unprocessable {
+                    message: "The webhook is not valid.".into(),
+                    errors: [("body".to_owned(), vec![err.to_string()])].into(),
+                })
+        }
+        "application/x-www-form-urlencoded" => serde_html_form::from_bytes(&body)
+            .map(Body::Form)
+            .map_err(|err| ApiError::Unprocessable {
+                message: "The webhook is not valid.".into(),
+                errors: [("body".to_owned(), vec![err.to_string()])].into(),
+            }),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// Parses `input` with the console's rules; `existing` = the stored webhook on an edit.
+async fn parse(
+    state: &AppState,
+    input: WebhookInput,
+    existing: Option<(bool, Vec<String>)>,
+) -> Result<crate::webhooks::input::WebhookSpec, ApiError> {
+    let catalog = state.run(event_type::names).await?;
+    let (has_auth_header, header_names) = existing.unwrap_or_default();
+    input
+        .parse(&ParseContext {
+            allow_http: state.settings.allow_http_targets,
+            catalog: &catalog,
+            has_auth_header,
+            header_names: &header_names,
+        })
+        .map_err(|errors| ApiError::Unprocessable {
+            message: "The webhook is not valid.".into(),
+            errors: errors.to_map(),
+        })
+}
+
+#[derive(Serialize)]
+struct Created {
+    #[serde(flatten)]
+    webhook: WebhookView,
+    /// The whole signing secret: shown in this answer only.
+    signing_secret: Option<String>,
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let input = match read_body(&request, payload).await? {
+        Body::Json(json) => json.apply_to(WebhookInput::defaults()),
+        Body::Form(form) => form,
+    };
+    let spec = parse(&state, input, None).await?;
+    let actor = Actor::api_token(&token.name);
+    let secrets = state.secrets.clone();
+    let (webhook, secret) = state
+        .attempt(move |conn| {
+            let (hook, secret) = service::create(conn, &actor, &spec, &secrets)?;
+            Ok::<_, WebhookError>((view(conn, hook, &secrets)?, secret))
+        })
+        .await??;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/webhooks/{}", webhook.id),
+        ))
+        .json(Created {
+            webhook,
+            signing_secret: secret.map(|s| s.expose().to_owned()),
+        }))
+}
+
+/// PUT replaces (absent fields take the defaults); PATCH changes only the fields sent.
+pub async fn replace(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    edit(state, request, id.into_inner(), payload, false).await
+}
+
+pub async fn patch(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    edit(state, request, id.into_inner(), payload, true).await
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: i64,
+    payload: web::Payload,
+    partial: bool,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let body = read_body(&request, payload).await?;
+    let (found, events, header_names) = state
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                webhook::find(conn, id)?,
+                webhook::events_of(conn, id)?,
+                webhook::headers_of(conn, id)?
+                    .into_iter()
+                    .map(|h| h.name)
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    let found = found.ok_or(WebhookError::NotFound)?;
+    let input = match body {
+        Body::Json(json) if partial => json.apply_to(WebhookInput::from_webhook(
+            &found,
+            events,
+            header_names.clone(),
+        )),
+        Body::Json(json) => json.apply_to(WebhookInput::defaults()),
+        Body::Form(form) => form,
+    };
+    let spec = parse(
+        &state,
+        input,
+        Some((found.auth_header_enc.is_some(), header_names)),
+    )
+    .await?;
+    let actor = Actor::api_token(&token.name);
+    let secrets = state.secrets.clone();
+    let (webhook, secret) = state
+        .attempt(move |conn| {
+            let (hook, secret) = service::update(conn, &actor, id, &spec, &secrets)?;
+            Ok::<_, WebhookError>((view(conn, hook, &secrets)?, secret))
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(Created {
+        webhook,
+        signing_secret: secret.map(|s| s.expose().to_owned()),
+    }))
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let id = id.into_inner();
+    let actor = Actor::api_token(&token.name);
+    state
+        .attempt(move |conn| service::delete(conn, &actor, id))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DisableRequest {
+    reason: Option<String>,
+}
+
+pub async fn enable(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    toggle(state, request, id.into_inner(), true, None).await
+}
+
+pub async fn disable(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let reason = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice::<DisableRequest>(&body)
+            .map_err(|err| ApiError::Unprocessable {
+                message: "Send {\"reason\": \"…\"} or nothing.".into(),
+                errors: [("body".to_owned(), vec![err.to_string()])].into(),
+            })?
+            .reason
+    };
+    toggle(state, request, id.into_inner(), false, reason).await
+}
+
+async fn toggle(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: i64,
+    enabled: bool,
+    reason: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let actor = Actor::api_token(&token.name);
+    let secrets = state.secrets.clone();
+    let reason = reason
+        .map(|r| r.trim().chars().take(500).collect::<String>())
+        .filter(|r| !r.is_empty())
+        .or_else(|| (!enabled).then(|| format!("Disabled through the API by {}", token.name)));
+    let updated = state
+        .attempt(move |conn| {
+            let hook = service::set_enabled(conn, &actor, id, enabled, reason.as_deref())?;
+            Ok::<_, WebhookError>(view(conn, hook, &secrets)?)
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let id = id.into_inner();
+    let actor = Actor::api_token(&token.name);
+    let secrets = state.secrets.clone();
+    let overlap = state.settings.secret_rotation_overlap;
+    let (_, secret, until) = state
+        .attempt(move |conn| service::rotate_secret(conn, &actor, id, overlap, &secrets))
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "signing_secret": secret.expose(),
+        "previous_secret_valid_until": until,
+    })))
+}
+
+pub async fn send_ping(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let id = id.into_inner();
+    let secrets = state.secrets.clone();
+    let requested_by = format!("api token {}", token.name);
+    let prepared = state
+        .attempt(move |conn| ping::prepare(conn, id, &requested_by, &secrets))
+        .await?
+        .map_err(|err| match err {
+            crate::delivery::target::TargetError::Database(err) => ApiError::from(err),
+            crate::delivery::target::TargetError::Unusable(problem) => ApiError::Conflict(problem),
+        })?
+        .ok_or(WebhookError::NotFound)?;
+    let exchange = ping::send(&state.outbound, &prepared).await;
+    let result = state
+        .run(move |conn| ping::finish(conn, prepared, exchange))
+        .await?;
+    let (status, body, error_kind, error_message) = match &result.exchange.result {
+        Ok(answer) => (
+            Some(answer.status),
+            Some(answer.body_excerpt.clone()),
+            None,
+            None,
+        ),
+        Err(failure) => (
+            None,
+            None,
+            Some(failure.kind.as_str()),
+            Some(failure.message.clone()),
+        ),
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "delivery_id": result.delivery_id,
+        "delivered": result.delivered,
+        "response_status": status,
+        "duration_ms": result.exchange.duration.as_millis() as u64,
+        "response_body": body,
+        "error_kind": error_kind,
+        "error_message": error_message,
+    })))
+}
+
+pub async fn event_types(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    bearer::management(&state, &request, Scope::Read).await?;
+    let types = state.run(event_type::all).await?;
+    let results: Vec<_> = types
+        .into_iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "category": t.category,
+                "description": t.description,
+                "example_payload": t.example_payload,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(
+        json!({ "count": results.len(), "next": null, "previous": null, "results": results }),
+    ))
+}
