@@ -10,7 +10,7 @@ use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpServer, ResponseError, web};
+use actix_web::{App, HttpServer, web};
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
@@ -100,13 +100,20 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(
-                    web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                    web::JsonConfig::default()
+                        .limit(64 * 1024)
+                        .error_handler(|err, _| {
+                            crate::web::api::error::json_body_error(err).into()
+                        }),
                 )
+                .app_data(web::PathConfig::default().error_handler(|_, request| not_found(request)))
                 .app_data(
-                    web::QueryConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                    web::QueryConfig::default().error_handler(|_, request| not_found(request)),
                 )
                 .configure(routes)
-                .default_service(web::to(|| async { AppError::NotFound.error_response() }))
+                .default_service(web::to(|request: actix_web::HttpRequest| async move {
+                    not_found(&request).error_response()
+                }))
         })
         .listen(listener)?
         .workers(workers)
@@ -153,6 +160,16 @@ impl Application {
             let _ = worker.await;
         }
         served
+    }
+}
+
+/// 404 as JSON under `/api/`, as the error page elsewhere.
+fn not_found(request: &actix_web::HttpRequest) -> actix_web::Error {
+    if request.path().starts_with("/api/") {
+        crate::web::api::error::ApiError::NotFound("There is nothing at this address.".into())
+            .into()
+    } else {
+        AppError::NotFound.into()
     }
 }
 

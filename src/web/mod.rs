@@ -59,6 +59,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/webhooks/{id}/rotate-secret",
             post().to(api::webhooks::rotate_secret),
+        )
+        .route("/api/v1/deliveries", get().to(api::deliveries::list))
+        .route("/api/v1/deliveries/{id}", get().to(api::deliveries::show))
+        .route(
+            "/api/v1/deliveries/{id}/redeliver",
+            post().to(api::deliveries::redeliver),
+        )
+        .route(
+            "/api/v1/dead-letters",
+            get().to(api::deliveries::dead_letters),
+        )
+        .route(
+            "/api/v1/dead-letters/replay",
+            post().to(api::deliveries::replay),
         );
 
     // Any signed-in user (viewer and up).

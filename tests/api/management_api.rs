@@ -398,3 +398,101 @@ async fn each_token_is_rate_limited_with_retry_after() {
         "another token has its own budget"
     );
 }
+
+#[tokio::test]
+async fn deliveries_and_dead_letters_are_read_and_replayed_over_the_api() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![
+        crate::receiver::Reply::status(400),
+        crate::receiver::Reply::status(400),
+    ])
+    .await;
+    let (hook, _) = crate::delivery_helpers::create_webhook(&app, &receiver.url, |_| {}).await;
+    let ingest = token(&app, Scope::Ingest).await;
+    crate::delivery_helpers::emit(&app, &ingest, json!({ "n": 1 })).await;
+    crate::delivery_helpers::emit(&app, &ingest, json!({ "n": 2 })).await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "two dead letters",
+        || async {
+            let all = crate::delivery_helpers::deliveries_of(&app, hook.id).await;
+            (all.iter().filter(|d| d.status == "dead").count() == 2).then_some(())
+        },
+    )
+    .await;
+    let read = Api::new(&app, Scope::Read).await;
+    let (status, list) = read.get("/api/v1/deliveries").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["count"], 2);
+    let id = list["results"][0]["id"].as_str().unwrap().to_owned();
+    let (status, detail) = read.get(&format!("/api/v1/deliveries/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["attempts"][0]["response_status"], 400);
+    assert_eq!(detail["dead_reason"], "receiver_4xx");
+    let (_, dead) = read
+        .get(&format!("/api/v1/dead-letters?webhook={}", hook.id))
+        .await;
+    assert_eq!(dead["count"], 2);
+    assert_eq!(
+        read.get("/api/v1/deliveries?q=nope").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        read.get(&format!("/api/v1/deliveries/{}", uuid::Uuid::now_v7()))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        read.get("/api/v1/deliveries/not-a-uuid").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        read.post("/api/v1/dead-letters/replay", json!({ "ids": [id] }))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    let manage = Api::new(&app, Scope::Manage).await;
+    let (status, replayed) = manage
+        .post("/api/v1/dead-letters/replay", json!({ "ids": [id] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replayed}");
+    assert_eq!(replayed["replayed"], 1);
+    let (_, replayed) = manage
+        .post(
+            "/api/v1/dead-letters/replay",
+            json!({ "filter": { "webhook": hook.id } }),
+        )
+        .await;
+    assert_eq!(replayed["replayed"], 1);
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "both delivered",
+        || async {
+            let all = crate::delivery_helpers::deliveries_of(&app, hook.id).await;
+            all.iter().all(|d| d.status == "delivered").then_some(())
+        },
+    )
+    .await;
+    let (status, again) = manage
+        .post(&format!("/api/v1/deliveries/{id}/redeliver"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["attempt"], 3);
+    let (status, body) = manage
+        .post(
+            "/api/v1/dead-letters/replay",
+            json!({ "ids": [], "filter": {} }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = manage
+        .post("/api/v1/dead-letters/replay", json!({ "idz": [] }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = manage.get("/api/v1/nothing-here").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].is_string());
+}

@@ -96,3 +96,28 @@ impl ResponseError for ApiError {
         response.json(body)
     }
 }
+
+/// JSON bodies the API could not read: 415 for another content type, 413 when too large,
+/// 400 with the position for broken JSON, 422 for the wrong shape.
+pub fn json_body_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError;
+    match err {
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge(limit),
+        JsonPayloadError::Deserialize(err) if err.is_data() => ApiError::Unprocessable {
+            message: "The body does not have the expected fields.".into(),
+            errors: [("body".to_owned(), vec![err.to_string()])].into(),
+        },
+        JsonPayloadError::Deserialize(err) => ApiError::BadRequest {
+            message: format!("The body is not valid JSON: {err}"),
+            line: Some(err.line()),
+            column: Some(err.column()),
+        },
+        other => ApiError::BadRequest {
+            message: other.to_string(),
+            line: None,
+            column: None,
+        },
+    }
+}
