@@ -36,7 +36,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/{file}", get().to(assets::serve));
 
     // The JSON API: bearer tokens checked in each handler (401/403 as JSON), no CSRF.
-    cfg.route("/api/v1/events", post().to(api::events::ingest))
+    cfg.route("/api/v1/openapi.json", get().to(api::openapi::document))
+        .route("/api/v1/events", post().to(api::events::ingest))
         .route("/api/v1/event-types", get().to(api::webhooks::event_types))
         .route("/api/v1/webhooks", get().to(api::webhooks::list))
         .route("/api/v1/webhooks", post().to(api::webhooks::create))

@@ -12,6 +12,7 @@ mod ingest;
 mod login;
 mod management_api;
 mod migrations;
+mod openapi;
 mod pages;
 mod receiver;
 mod serve;

@@ -427,7 +427,7 @@ async fn deliveries_and_dead_letters_are_read_and_replayed_over_the_api() {
     let id = list["results"][0]["id"].as_str().unwrap().to_owned();
     let (status, detail) = read.get(&format!("/api/v1/deliveries/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(detail["attempts"][0]["response_status"], 400);
+    assert_eq!(detail["history"][0]["response_status"], 400);
     assert_eq!(detail["dead_reason"], "receiver_4xx");
     let (_, dead) = read
         .get(&format!("/api/v1/dead-letters?webhook={}", hook.id))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::bearer;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::webhooks::ListPage;
 use crate::model::audit::Actor;
 use crate::model::delivery::{self, Delivery};
@@ -30,7 +30,7 @@ impl From<ReplayError> for ApiError {
 }
 
 /// A delivery in a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryItem {
     pub id: Uuid,
     pub webhook_id: i64,
@@ -71,6 +71,7 @@ impl From<ListedDelivery> for DeliveryItem {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", params(("status" = Option<String>, Query), ("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query, description = "UTC, 2026-11-22 or 2026-11-22T14:30"), ("to" = Option<String>, Query), ("q" = Option<String>, Query, description = "A delivery or event id"), ("before" = Option<String>, Query, description = "Cursor: older than this id"), ("after" = Option<String>, Query, description = "Cursor: newer than this id")), responses((status = 200, body = ListPage<DeliveryItem>), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -79,6 +80,7 @@ pub async fn list(
     listing(state, request, query.into_inner(), false).await
 }
 
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "deliveries", params(("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("q" = Option<String>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query)), responses((status = 200, body = ListPage<DeliveryItem>), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn dead_letters(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -144,15 +146,16 @@ async fn listing(
     }))
 }
 
-#[derive(Serialize)]
-struct DeliveryDetail {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryDetail {
     #[serde(flatten)]
     delivery: DeliveryView,
-    attempts: Vec<AttemptView>,
+    /// Every attempt, first to last (`attempts` is their count).
+    history: Vec<AttemptView>,
 }
 
-#[derive(Serialize)]
-struct DeliveryView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
     id: Uuid,
     webhook_id: i64,
     event_id: Option<Uuid>,
@@ -193,13 +196,15 @@ impl From<Delivery> for DeliveryView {
 }
 
 /// An attempt: request headers as recorded (secrets masked), the response or the error.
-#[derive(Serialize)]
-struct AttemptView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
     number: i32,
     started_at: DateTime<Utc>,
     duration_ms: i32,
+    #[schema(value_type = Object)]
     request_headers: serde_json::Value,
     response_status: Option<i32>,
+    #[schema(value_type = Option<Object>)]
     response_headers: Option<serde_json::Value>,
     response_body: Option<String>,
     error_kind: Option<String>,
@@ -224,6 +229,7 @@ impl From<Attempt> for AttemptView {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = DeliveryDetail), (status = 404, description = "Not found", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -243,10 +249,11 @@ pub async fn show(
     let (found, attempts) = found.ok_or_else(|| ApiError::from(ReplayError::NotFound))?;
     Ok(HttpResponse::Ok().json(DeliveryDetail {
         delivery: found.into(),
-        attempts: attempts.into_iter().map(AttemptView::from).collect(),
+        history: attempts.into_iter().map(AttemptView::from).collect(),
     }))
 }
 
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries", params(("id" = uuid::Uuid, Path)), responses((status = 202, body = Requeued), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn redeliver(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -259,15 +266,15 @@ pub async fn redeliver(
         .attempt(move |conn| replay::replay_one(conn, &actor, id, true))
         .await??;
     state.queue_signal.queued();
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "id": found.id,
-        "status": "pending",
-        "attempt": found.attempts + 1,
-    })))
+    Ok(HttpResponse::Accepted().json(Requeued {
+        id: found.id,
+        status: "pending".into(),
+        attempt: found.attempts + 1,
+    }))
 }
 
 /// `{ "ids": [...] }` or `{ "filter": { "webhook", "event_type", "from", "to", "q" } }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     #[serde(default)]
@@ -276,7 +283,7 @@ pub struct ReplayRequest {
     filter: Option<ReplayFilter>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplayFilter {
     webhook: Option<i64>,
@@ -286,6 +293,7 @@ pub struct ReplayFilter {
     q: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "deliveries", request_body = ReplayRequest, responses((status = 200, body = ReplayResult), (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON (or form-encoded where allowed)", body = ErrorBody), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn replay(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -350,8 +358,24 @@ pub async fn replay(
     if replayed.replayed > 0 {
         state.queue_signal.queued();
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "replayed": replayed.replayed,
-        "skipped_disabled_webhook": replayed.skipped_disabled,
-    })))
+    Ok(HttpResponse::Ok().json(ReplayResult {
+        replayed: replayed.replayed,
+        skipped_disabled_webhook: replayed.skipped_disabled,
+    }))
+}
+
+/// A delivery queued again.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Requeued {
+    id: Uuid,
+    status: String,
+    /// The number the next attempt will carry.
+    attempt: i32,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReplayResult {
+    replayed: usize,
+    /// Dead letters left alone because their webhook is disabled.
+    skipped_disabled_webhook: usize,
 }

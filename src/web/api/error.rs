@@ -5,7 +5,18 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+
+/// Every API error: a message, and for 422 the messages by field; for 400 the JSON position.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -67,20 +78,31 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let plain = |error: String| ErrorBody {
+            error,
+            errors: None,
+            line: None,
+            column: None,
+        };
         let body = match self {
             ApiError::BadRequest {
                 message,
                 line,
                 column,
-            } => json!({ "error": message, "line": line, "column": column }),
-            ApiError::Unprocessable { message, errors } => {
-                json!({ "error": message, "errors": errors })
-            }
+            } => ErrorBody {
+                line: *line,
+                column: *column,
+                ..plain(message.clone())
+            },
+            ApiError::Unprocessable { message, errors } => ErrorBody {
+                errors: Some(errors.clone()),
+                ..plain(message.clone())
+            },
             ApiError::Internal(err) => {
                 tracing::error!("API request failed: {err:#}");
-                json!({ "error": "Herald could not complete this request; it has been logged." })
+                plain("Herald could not complete this request; it has been logged.".into())
             }
-            other => json!({ "error": other.to_string() }),
+            other => plain(other.to_string()),
         };
         let mut response = HttpResponse::build(self.status_code());
         match self {

@@ -4,15 +4,63 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use futures_util::StreamExt;
-use serde_json::json;
 
 use super::bearer;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::ingest::queue::{self, QueueError};
 use crate::ingest::request::{self, MAX_BODY_BYTES, RequestError, Shape};
 use crate::tokens::Scope;
 use crate::web::state::AppState;
 
+/// One event as the platform posts it (the documented shape; parsing is in `ingest::request`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventRequest {
+    /// A type from the event catalog, for example `course.completed`.
+    #[serde(rename = "type")]
+    event_type: String,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+    /// When it happened (RFC 3339); defaults to the time Herald received it.
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A repeated key returns the first event's id and queues nothing.
+    idempotency_key: Option<String>,
+}
+
+/// One event, or an array of up to 500.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum IngestBody {
+    One(EventRequest),
+    Many(Vec<EventRequest>),
+}
+
+/// The ids of the events accepted (a repeated idempotency key gives the first event's id).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum IngestAccepted {
+    One {
+        id: uuid::Uuid,
+        duplicate: bool,
+    },
+    Many {
+        ids: Vec<uuid::Uuid>,
+        duplicates: usize,
+    },
+}
+
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = IngestBody,
+    responses(
+        (status = 202, body = IngestAccepted),
+        (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Unknown event type or field, by position", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn ingest(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -82,14 +130,14 @@ pub async fn ingest(
         state.queue_signal.queued();
     }
     let body = match shape {
-        Shape::One => json!({
-            "id": queued.accepted[0].id,
-            "duplicate": queued.accepted[0].duplicate,
-        }),
-        Shape::Many => json!({
-            "ids": queued.accepted.iter().map(|a| a.id).collect::<Vec<_>>(),
-            "duplicates": queued.accepted.iter().filter(|a| a.duplicate).count(),
-        }),
+        Shape::One => IngestAccepted::One {
+            id: queued.accepted[0].id,
+            duplicate: queued.accepted[0].duplicate,
+        },
+        Shape::Many => IngestAccepted::Many {
+            ids: queued.accepted.iter().map(|a| a.id).collect(),
+            duplicates: queued.accepted.iter().filter(|a| a.duplicate).count(),
+        },
     };
     Ok(HttpResponse::Accepted().json(body))
 }

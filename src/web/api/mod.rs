@@ -4,6 +4,7 @@ pub mod bearer;
 pub mod deliveries;
 pub mod error;
 pub mod events;
+pub mod openapi;
 pub mod rate_limit;
 pub mod webhook_json;
 pub mod webhooks;

@@ -9,7 +9,7 @@ use crate::webhooks::input::WebhookInput;
 
 /// A webhook as sent by an API client. Absent fields take the defaults on create and PUT, and
 /// keep the stored value on PATCH; secrets are write-only.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     pub name: Option<String>,
@@ -37,7 +37,7 @@ pub struct WebhookRequest {
     pub timeout_seconds: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderRequest {
     pub name: String,
@@ -125,7 +125,7 @@ impl WebhookRequest {
 }
 
 /// A webhook as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     pub id: i64,
     pub name: String,
