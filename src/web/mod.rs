@@ -74,6 +74,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/dead-letters/replay",
             post().to(api::deliveries::replay),
+        )
+        .route(
+            "/api/v1/dead-letters/discard",
+            post().to(api::deliveries::discard),
         );
 
     // Any signed-in user (viewer and up).

@@ -492,6 +492,12 @@ async fn deliveries_and_dead_letters_are_read_and_replayed_over_the_api() {
         .post("/api/v1/dead-letters/replay", json!({ "idz": [] }))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Discard: only dead letters are discarded (these two were delivered by now).
+    let (status, discarded) = manage
+        .post("/api/v1/dead-letters/discard", json!({ "ids": [id] }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(discarded["discarded"], 0);
     let (status, body) = manage.get("/api/v1/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body["error"].is_string());

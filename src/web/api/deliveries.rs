@@ -379,3 +379,39 @@ pub struct ReplayResult {
     /// Dead letters left alone because their webhook is disabled.
     skipped_disabled_webhook: usize,
 }
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscardRequest {
+    ids: Vec<Uuid>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DiscardResult {
+    /// Dead letters marked discarded (kept in the history, never sent again).
+    discarded: usize,
+}
+
+#[utoipa::path(post, path = "/api/v1/dead-letters/discard", tag = "deliveries", request_body = DiscardRequest,
+    responses(
+        (status = 200, body = DiscardResult),
+        (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token lacks the scope", body = ErrorBody),
+        (status = 422, description = "Invalid input, messages by field", body = ErrorBody),
+        (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn discard(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<DiscardRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let actor = Actor::api_token(&token.name);
+    let ids = body.into_inner().ids;
+    let discarded = state
+        .attempt(move |conn| replay::discard(conn, &actor, &ids))
+        .await??;
+    Ok(HttpResponse::Ok().json(DiscardResult { discarded }))
+}

@@ -32,6 +32,7 @@ use super::{deliveries, events, webhooks};
         deliveries::redeliver,
         deliveries::dead_letters,
         deliveries::replay,
+        deliveries::discard,
     ),
     modifiers(&BearerToken)
 )]
