@@ -115,6 +115,25 @@ pub fn replay_many(
     })
 }
 
+/// Replays every dead letter matching `filter` (its status is forced to dead), a thousand per
+/// transaction so no request holds a huge lock set.
+pub fn replay_matching(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    filter: &crate::model::delivery_list::DeliveryFilter,
+) -> Result<Replayed, ReplayError> {
+    let mut filter = filter.clone();
+    filter.status = Some("dead".into());
+    let ids = crate::model::delivery_list::ids(conn, &filter)?;
+    let mut total = Replayed::default();
+    for chunk in ids.chunks(1000) {
+        let done = replay_many(conn, actor, chunk, "all matching the filter")?;
+        total.replayed += done.replayed;
+        total.skipped_disabled += done.skipped_disabled;
+    }
+    Ok(total)
+}
+
 /// Marks dead letters discarded: kept in the history, never sent again.
 pub fn discard(conn: &mut PgConnection, actor: &Actor, ids: &[Uuid]) -> Result<usize, ReplayError> {
     use crate::db::schema::deliveries;

@@ -130,6 +130,23 @@ pub struct ListFilter {
     pub sort: Sort,
 }
 
+impl ListFilter {
+    /// The filter of a list request's text parameters (console and API alike); unknown values
+    /// mean "no filter".
+    pub fn from_params(search: &str, status: &str, event: &str, sort: &str) -> Self {
+        Self {
+            search: Some(search.to_owned()).filter(|q| !q.trim().is_empty()),
+            enabled: match status {
+                "enabled" => Some(true),
+                "disabled" => Some(false),
+                _ => None,
+            },
+            event_type: Some(event.to_owned()).filter(|e| !e.is_empty()),
+            sort: Sort::parse(sort),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Sort {
     #[default]

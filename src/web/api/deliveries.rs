@@ -13,7 +13,7 @@ use crate::model::audit::Actor;
 use crate::model::delivery::{self, Delivery};
 use crate::model::delivery_attempt::{self, Attempt};
 use crate::model::delivery_list::{self, ListedDelivery};
-use crate::replay::{self, ReplayError, Replayed};
+use crate::replay::{self, ReplayError};
 use crate::tokens::Scope;
 use crate::validation::FieldErrors;
 use crate::web::deliveries::query::DeliveryQuery;
@@ -318,7 +318,7 @@ pub async fn replay(
                 ..Default::default()
             };
             let mut errors = FieldErrors::default();
-            let mut filter = query.filter(&mut errors);
+            let filter = query.filter(&mut errors);
             if !errors.is_empty() {
                 return Err(ApiError::Unprocessable {
                     message: "Some filters are not valid.".into(),
@@ -329,19 +329,8 @@ pub async fn replay(
                         .collect(),
                 });
             }
-            filter.status = Some("dead".into());
             state
-                .attempt(move |conn| {
-                    let ids = delivery_list::ids(conn, &filter)?;
-                    let mut total = Replayed::default();
-                    for chunk in ids.chunks(1000) {
-                        let done =
-                            replay::replay_many(conn, &actor, chunk, "all matching the filter")?;
-                        total.replayed += done.replayed;
-                        total.skipped_disabled += done.skipped_disabled;
-                    }
-                    Ok::<_, ReplayError>(total)
-                })
+                .attempt(move |conn| replay::replay_matching(conn, &actor, &filter))
                 .await??
         }
         _ => {

@@ -13,7 +13,7 @@ use super::webhook_json::{WebhookRequest, WebhookView};
 use crate::delivery::ping;
 use crate::domain::secret_box::SecretBox;
 use crate::model::audit::Actor;
-use crate::model::webhook::{self, ListFilter, Sort};
+use crate::model::webhook::{self, ListFilter};
 use crate::model::{PageRequest, event_type};
 use crate::tokens::Scope;
 use crate::web::state::AppState;
@@ -64,16 +64,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     bearer::management(&state, &request, Scope::Read).await?;
     let query = query.into_inner();
-    let filter = ListFilter {
-        search: Some(query.q.clone()).filter(|q| !q.trim().is_empty()),
-        enabled: match query.status.as_str() {
-            "enabled" => Some(true),
-            "disabled" => Some(false),
-            _ => None,
-        },
-        event_type: Some(query.event.clone()).filter(|e| !e.is_empty()),
-        sort: Sort::parse(&query.sort),
-    };
+    let filter = ListFilter::from_params(&query.q, &query.status, &query.event, &query.sort);
     let per_page = query.per_page.unwrap_or(50).clamp(1, 200);
     let page = PageRequest::new(query.page, per_page);
     let secrets = state.secrets.clone();

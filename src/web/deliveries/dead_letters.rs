@@ -68,21 +68,10 @@ pub async fn replay_all(
 ) -> Result<HttpResponse, AppError> {
     let query: DeliveryQuery = serde_html_form::from_bytes(&body)
         .map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))?;
-    let mut filter = filter_of(&query);
-    filter.status = Some("dead".into());
+    let filter = filter_of(&query);
     let actor = me.actor();
     let replayed = state
-        .run(move |conn| {
-            let ids = delivery_list::ids(conn, &filter)?;
-            let mut total = Replayed::default();
-            // In slices, so one request never holds a huge statement or lock set.
-            for chunk in ids.chunks(1000) {
-                let done = replay::replay_many(conn, &actor, chunk, "all matching the filter")?;
-                total.replayed += done.replayed;
-                total.skipped_disabled += done.skipped_disabled;
-            }
-            Ok::<_, replay::ReplayError>(total)
-        })
+        .run(move |conn| replay::replay_matching(conn, &actor, &filter))
         .await?;
     finish(&state, &session, replayed);
     Ok(see_other(&format!(

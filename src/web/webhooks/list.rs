@@ -60,16 +60,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let filter = ListFilter {
-        search: Some(query.q.clone()).filter(|q| !q.trim().is_empty()),
-        enabled: match query.status.as_str() {
-            "enabled" => Some(true),
-            "disabled" => Some(false),
-            _ => None,
-        },
-        event_type: Some(query.event.clone()).filter(|e| !e.is_empty()),
-        sort: Sort::parse(&query.sort),
-    };
+    let filter = ListFilter::from_params(&query.q, &query.status, &query.event, &query.sort);
     let page_request = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
     let (page, subscriptions, event_names, mut health) = state
         .run(move |conn| {
