@@ -121,6 +121,16 @@ impl Chrome {
             .unwrap();
     }
 
+    /// Signs in as `username` (password [`PASSWORD`]) and waits for the dashboard.
+    pub async fn sign_in(&self, base: &str, username: &str) {
+        self.client.goto(&format!("{base}/login")).await.unwrap();
+        self.fill("#username", username).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+        self.wait_for_text("h1", "Dashboard").await;
+    }
+
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
@@ -204,13 +214,7 @@ async fn a_manager_creates_disables_edits_and_deletes_a_webhook_in_a_real_browse
     app.add_user("maya", Role::Manager).await;
     let base = app.address.clone();
 
-    chrome.client.goto(&format!("{base}/login")).await.unwrap();
-    chrome.fill("#username", "maya").await;
-    chrome.fill("#password", PASSWORD).await;
-    chrome
-        .click("form[action='/login'] button[type=submit]")
-        .await;
-    chrome.wait_for_text("h1", "Dashboard").await;
+    chrome.sign_in(&base, "maya").await;
 
     chrome
         .client
@@ -317,13 +321,7 @@ async fn a_manager_sends_a_test_event_and_reads_the_answer_in_a_real_browser() {
     .await;
     let base = app.address.clone();
 
-    chrome.client.goto(&format!("{base}/login")).await.unwrap();
-    chrome.fill("#username", "maya").await;
-    chrome.fill("#password", PASSWORD).await;
-    chrome
-        .click("form[action='/login'] button[type=submit]")
-        .await;
-    chrome.wait_for_text("h1", "Dashboard").await;
+    chrome.sign_in(&base, "maya").await;
     chrome
         .client
         .goto(&format!("{base}/webhooks/{}", hook.id))
@@ -373,13 +371,7 @@ async fn a_manager_follows_a_failure_fixes_the_receiver_and_replays_it_in_a_real
     let dead = crate::delivery_helpers::delivery_reaches(&app, hook.id, "dead").await;
     let base = app.address.clone();
 
-    chrome.client.goto(&format!("{base}/login")).await.unwrap();
-    chrome.fill("#username", "maya").await;
-    chrome.fill("#password", PASSWORD).await;
-    chrome
-        .click("form[action='/login'] button[type=submit]")
-        .await;
-    chrome.wait_for_text("h1", "Dashboard").await;
+    chrome.sign_in(&base, "maya").await;
     chrome.wait_for_text("main", "Recent failures").await;
     chrome.screenshot("30-dashboard-failure").await;
 
