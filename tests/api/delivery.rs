@@ -359,11 +359,7 @@ async fn a_webhook_disabled_while_deliveries_wait_receives_nothing_more() {
     assert_eq!(dead.id, pending.id);
     assert_eq!(dead.dead_reason.as_deref(), Some("webhook_disabled"));
     emit(&app, &token, json!({})).await;
-    // Nothing can be awaited for "nothing arrives": wait past when the retry was due.
-    let due_in = (pending.next_attempt_at - chrono::Utc::now())
-        .to_std()
-        .unwrap_or_default();
-    tokio::time::sleep(due_in + Duration::from_secs(1)).await;
+    wait_past(pending.next_attempt_at).await;
     assert_eq!(
         receiver.received().len(),
         1,
@@ -500,11 +496,7 @@ async fn a_webhook_deleted_while_a_retry_waits_receives_nothing_more() {
     })
     .await;
     assert!(deliveries_of(&app, hook.id).await.is_empty());
-    // Nothing can be awaited for "nothing arrives": wait past when the retry was due.
-    let due_in = (pending.next_attempt_at - chrono::Utc::now())
-        .to_std()
-        .unwrap_or_default();
-    tokio::time::sleep(due_in + Duration::from_secs(1)).await;
+    wait_past(pending.next_attempt_at).await;
     assert_eq!(receiver.received().len(), 1);
 }
 
@@ -524,4 +516,10 @@ async fn the_attempt_keeps_the_first_16_kib_of_the_response() {
     assert!(body.starts_with("éé"));
     assert_eq!(attempt.response_status, Some(400));
     assert!(attempt.response_headers.unwrap()["content-length"].is_string());
+}
+
+/// "Nothing arrives" cannot be awaited: wait until a second after the retry was due.
+async fn wait_past(due: chrono::DateTime<chrono::Utc>) {
+    let due_in = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(due_in + Duration::from_secs(1)).await;
 }
