@@ -48,9 +48,11 @@ pub struct WorkerSettings {
     pub shutdown_grace: Duration,
     /// Addresses that are normally refused (loopback, private…) but allowed here.
     pub allow_private_targets: Vec<ipnet::IpNet>,
-    /// A claim's lease lasts the webhook's timeout plus this; when it runs out (the worker
-    /// died), another worker takes the delivery back.
-    pub lease_margin: Duration,
+    /// How long a claim holds a delivery; renewed every third of it while the request is in
+    /// flight. When it runs out (the worker died), another worker takes the delivery back.
+    pub lease: Duration,
+    /// When a failing receiver's circuit opens and how often it is probed.
+    pub breaker: crate::delivery::breaker::BreakerSettings,
     /// How long delivered deliveries, their attempts and events are kept.
     pub retention: Duration,
 }
@@ -63,7 +65,8 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(20),
             allow_private_targets: Vec::new(),
-            lease_margin: Duration::from_secs(60),
+            lease: Duration::from_secs(10),
+            breaker: crate::delivery::breaker::BreakerSettings::default(),
             retention: Duration::from_secs(30 * 86_400),
         }
     }
@@ -206,14 +209,16 @@ impl Settings {
                     "HERALD_ALLOW_PRIVATE_TARGETS",
                     get("HERALD_ALLOW_PRIVATE_TARGETS"),
                 )?,
-                lease_margin: Duration::from_secs(positive(
-                    "HERALD_WORKER_LEASE_MARGIN_SECONDS",
+                lease: Duration::from_secs(at_least(
+                    "HERALD_WORKER_LEASE_SECONDS",
                     parse_or(
-                        "HERALD_WORKER_LEASE_MARGIN_SECONDS",
-                        get("HERALD_WORKER_LEASE_MARGIN_SECONDS"),
-                        60u64,
+                        "HERALD_WORKER_LEASE_SECONDS",
+                        get("HERALD_WORKER_LEASE_SECONDS"),
+                        10u64,
                     )?,
+                    3,
                 )?),
+                breaker: breaker_settings(&get)?,
                 retention: Duration::from_secs(
                     86_400
                         * positive(
@@ -279,6 +284,54 @@ fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, 
             problem: "must be greater than zero".into(),
         })
     }
+}
+
+fn at_least(name: &'static str, value: u64, minimum: u64) -> Result<u64, ConfigError> {
+    if value >= minimum {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            name,
+            problem: format!("must be at least {minimum}"),
+        })
+    }
+}
+
+/// `HERALD_BREAKER_FAILURES`, `HERALD_BREAKER_FIRST_PROBE_SECONDS`, `HERALD_BREAKER_MAX_PROBE_SECONDS`.
+fn breaker_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::delivery::breaker::BreakerSettings, ConfigError> {
+    let defaults = crate::delivery::breaker::BreakerSettings::default();
+    let threshold = positive(
+        "HERALD_BREAKER_FAILURES",
+        parse_or(
+            "HERALD_BREAKER_FAILURES",
+            get("HERALD_BREAKER_FAILURES"),
+            defaults.threshold,
+        )?,
+    )?;
+    let first_probe = positive(
+        "HERALD_BREAKER_FIRST_PROBE_SECONDS",
+        parse_or(
+            "HERALD_BREAKER_FIRST_PROBE_SECONDS",
+            get("HERALD_BREAKER_FIRST_PROBE_SECONDS"),
+            defaults.first_probe.as_secs(),
+        )?,
+    )?;
+    let max_probe = at_least(
+        "HERALD_BREAKER_MAX_PROBE_SECONDS",
+        parse_or(
+            "HERALD_BREAKER_MAX_PROBE_SECONDS",
+            get("HERALD_BREAKER_MAX_PROBE_SECONDS"),
+            defaults.max_probe.as_secs(),
+        )?,
+        first_probe,
+    )?;
+    Ok(crate::delivery::breaker::BreakerSettings {
+        threshold,
+        first_probe: Duration::from_secs(first_probe),
+        max_probe: Duration::from_secs(max_probe),
+    })
 }
 
 /// A comma-separated list of CIDRs (`10.0.0.0/8, 127.0.0.1/32`); a bare address is one host.

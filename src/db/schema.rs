@@ -179,6 +179,22 @@ diesel::table! {
         updated_by -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        max_in_flight -> Int4,
+        rate_limit_per_second -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    webhook_flow (webhook_id) {
+        webhook_id -> Int8,
+        circuit -> Text,
+        consecutive_failures -> Int4,
+        failing_since -> Nullable<Timestamptz>,
+        next_probe_at -> Nullable<Timestamptz>,
+        probe_interval_seconds -> Int4,
+        ramp -> Nullable<Int4>,
+        rate_next_at -> Nullable<Timestamptz>,
+        paused_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -192,6 +208,7 @@ diesel::joinable!(events -> event_types (event_type));
 diesel::joinable!(webhook_events -> event_types (event_type));
 diesel::joinable!(webhook_events -> webhooks (webhook_id));
 diesel::joinable!(webhook_headers -> webhooks (webhook_id));
+diesel::joinable!(webhook_flow -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
@@ -205,6 +222,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     webhook_config_version,
     webhook_events,
+    webhook_flow,
     webhook_headers,
     webhooks,
 );

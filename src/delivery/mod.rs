@@ -2,12 +2,16 @@
 //! headers), what an outcome means (retry schedule, dead letters), outbound safety, and the
 //! synchronous test ping.
 
+pub mod breaker;
+pub mod claim;
+pub mod lease;
 pub mod listener;
 pub mod outbound;
 pub mod outcome;
 pub mod payload;
 pub mod ping;
 pub mod recorder;
+pub mod scheduler;
 pub mod sender;
 pub mod signature;
 pub mod target;

@@ -135,14 +135,22 @@ pub fn finish(
         &exchange,
         &decision,
     );
+    let no_flow = std::collections::HashSet::new();
     recorder::write(
         conn,
         &ping.lease,
         &[Completed {
+            webhook_id: ping.target.webhook_id,
             change,
             attempt: Some(history),
             disable: None,
+            // A test says nothing the breaker should act on.
+            flow: None,
         }],
+        &recorder::FlowRules {
+            breaker: Default::default(),
+            known_clean: &no_flow,
+        },
     )?;
     Ok(PingResult {
         delivery_id: ping.delivery_id,

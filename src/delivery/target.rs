@@ -38,6 +38,8 @@ pub struct Target {
     pub disable_on_client_error: bool,
     pub disable_when_exhausted: bool,
     pub batched: bool,
+    /// Requests in flight at once toward this receiver (for the ramp after recovery).
+    pub max_in_flight: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +159,7 @@ impl Target {
             disable_on_client_error: hook.on_client_error == "disable",
             disable_when_exhausted: hook.disable_when_exhausted,
             batched: hook.dispatch_mode == "batched",
+            max_in_flight: hook.max_in_flight,
         })
     }
 

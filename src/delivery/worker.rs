@@ -1,37 +1,45 @@
-//! The delivery worker: claims due deliveries in batches (`FOR UPDATE SKIP LOCKED` plus a
-//! lease, committed before anything is sent), sends them with bounded concurrency on one
-//! shared HTTP client, and hands outcomes to a recorder task that writes them in batches.
+//! The delivery worker: claims due deliveries in batches, fairly across webhooks and within
+//! each webhook's limits (see `claim` and `scheduler`), sends them with bounded concurrency on
+//! one shared HTTP client, and hands outcomes to a recorder task that writes them in batches.
 //! No database connection is held while a request is in flight.
 //!
 //! It wakes when this process queues deliveries, on PostgreSQL NOTIFY from other processes,
-//! and on a polling interval as a fallback. Deliveries whose lease expired (their worker died)
-//! are taken back. A graceful stop stops claiming, waits for requests in flight up to a
-//! deadline, and hands back what is left.
+//! when a request finishes while a webhook was held back by its limits, and on a polling
+//! interval as a fallback. Leases are short and renewed by a heartbeat (`lease`); deliveries
+//! whose lease expired (their worker died) are taken back. A graceful stop stops claiming,
+//! waits for requests in flight up to a deadline, and hands back what is left.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Outbound;
+use super::breaker::Signal;
+use super::claim::{self, ClaimLimits};
+use super::lease::{self, LeaseClock};
 use super::outcome::{self, DeadReason, Decision};
 use super::payload::{self, Content, OutgoingEvent};
-use super::recorder::{self, Completed};
-use super::sender::{self, ErrorKind, Exchange};
+use super::recorder::{self, Completed, FlowReport, FlowRules};
+use super::sender::{self, Answer, ErrorKind, Exchange};
 use super::target::{Target, TargetError};
 use crate::config::WorkerSettings;
 use crate::db::PgPool;
 use crate::domain::secret_box::SecretBox;
-use crate::model::delivery::{self, Claimed, STATUS_DEAD, StateChange};
+use crate::model::delivery::{self, STATUS_DEAD, StateChange};
+use crate::model::webhook_flow::WebhookFlow;
 
 /// The most deliveries one claim takes.
 const CLAIM_BATCH: usize = 256;
+/// The longest a receiver's 429 + Retry-After pauses its whole webhook.
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
 /// The most outcomes one recorder transaction writes.
 const RECORD_BATCH: usize = 512;
 /// Outcomes waiting for the recorder, at most.
@@ -51,6 +59,15 @@ pub struct Worker {
     outbound: Outbound,
     wake: Arc<Notify>,
     targets: Mutex<HashMap<i64, Arc<Target>>>,
+    clock: Arc<LeaseClock>,
+    /// A request finished (or its outcome was written): held-back webhooks may take more.
+    finished: Notify,
+    /// Per webhook: deliveries answered but not yet recorded (still `delivering` in the database).
+    finished_unrecorded: Mutex<HashMap<i64, i64>>,
+    /// Webhooks last seen with a clean flow state (no breaker, ramp or pause to update).
+    known_clean: Mutex<HashSet<i64>>,
+    /// Deliveries whose request is on the wire now (abandoned ones are recorded on stop).
+    sending: Mutex<HashSet<Uuid>>,
 }
 
 /// A claimed delivery, ready to send.
@@ -59,6 +76,10 @@ struct Job {
     attempt: i32,
     target: Arc<Target>,
     content: Result<Content, String>,
+    claimed_at: Instant,
+    /// A rate-limited delivery waits for its start time.
+    send_at: Option<chrono::DateTime<Utc>>,
+    probe: bool,
 }
 
 impl Worker {
@@ -69,6 +90,7 @@ impl Worker {
         outbound: Outbound,
         wake: Arc<Notify>,
     ) -> Arc<Self> {
+        let settings_lease = settings.lease;
         Arc::new(Self {
             id: worker_id(),
             pool,
@@ -77,6 +99,11 @@ impl Worker {
             outbound,
             wake,
             targets: Mutex::new(HashMap::new()),
+            clock: LeaseClock::new(settings_lease),
+            finished: Notify::new(),
+            finished_unrecorded: Mutex::new(HashMap::new()),
+            known_clean: Mutex::new(HashSet::new()),
+            sending: Mutex::new(HashSet::new()),
         })
     }
 
@@ -97,9 +124,18 @@ impl Worker {
         // Bounded: when the recorder falls behind, senders wait (and claim less), so memory stays flat.
         let (done_tx, done_rx) = mpsc::channel(RECORD_BACKLOG);
         let recorder = tokio::spawn(record_loop(self.clone(), done_rx));
+        // Leases are renewed until the last request in flight is recorded, past `stop`.
+        let heartbeat_stop = CancellationToken::new();
+        let heartbeat = lease::spawn_heartbeat(
+            self.pool.clone(),
+            self.id.clone(),
+            self.clock.clone(),
+            heartbeat_stop.clone(),
+        );
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let mut in_flight = JoinSet::new();
         let mut last_reclaim: Option<Instant> = None;
+        let mut claim_failing = false;
 
         while !stop.is_cancelled() {
             while in_flight.try_join_next().is_some() {}
@@ -119,31 +155,42 @@ impl Worker {
                 continue;
             }
             let limit = available.min(CLAIM_BATCH);
+            let claimed_at = Instant::now();
             let claimed = {
                 let worker = self.clone();
-                tokio::task::spawn_blocking(move || worker.claim(limit)).await
+                tokio::task::spawn_blocking(move || worker.claim(limit, claimed_at)).await
             };
+            let mut held_back = false;
             match claimed {
-                Ok(Ok((jobs, skipped))) => {
-                    let full = jobs.len() + skipped.len() >= limit;
-                    if jobs.is_empty() && skipped.is_empty() {
+                Ok(Ok(claimed)) => {
+                    if claim_failing {
+                        tracing::info!(worker = %self.id, "claiming deliveries works again");
+                        claim_failing = false;
+                    }
+                    held_back = claimed.held_back;
+                    let taken = claimed.jobs.len() + claimed.skipped.len();
+                    if taken == 0 {
                         crate::allocator::release_free_memory_now_and_then();
                     }
-                    for completed in skipped {
+                    for completed in claimed.skipped {
                         let _ = done_tx.send(completed).await;
                     }
-                    for job in jobs {
+                    for job in claimed.jobs {
                         let Ok(permit) = permits.clone().acquire_owned().await else {
                             break;
                         };
                         in_flight.spawn(self.clone().deliver(job, permit, done_tx.clone()));
                     }
-                    if full {
+                    if taken >= limit {
                         continue;
                     }
                 }
                 Ok(Err(err)) => {
-                    tracing::error!(worker = %self.id, "claiming deliveries failed: {err:#}");
+                    // One line when claiming starts failing (the database is away), not one a second.
+                    if !claim_failing {
+                        tracing::error!(worker = %self.id, "claiming deliveries failed: {err:#}");
+                        claim_failing = true;
+                    }
                     pause(&stop, Duration::from_secs(1)).await;
                 }
                 Err(err) => tracing::error!("claim task failed: {err}"),
@@ -152,6 +199,9 @@ impl Worker {
                 _ = self.wake.notified() => {
                     // Let a burst of events gather: one claim for many, at a cost of
                     // a couple of milliseconds of latency.
+                    pause(&stop, CLAIM_COALESCE).await;
+                }
+                _ = self.finished.notified(), if held_back => {
                     pause(&stop, CLAIM_COALESCE).await;
                 }
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
@@ -167,14 +217,20 @@ impl Worker {
         if drained.is_err() {
             tracing::warn!(worker = %self.id, "requests still in flight at the deadline: abandoned, they will be sent again");
             in_flight.abort_all();
+            while in_flight.join_next().await.is_some() {}
         }
         drop(done_tx);
         let _ = recorder.await;
         let _ = listener.await;
         let _ = retention.await;
+        heartbeat_stop.cancel();
+        let _ = heartbeat.await;
+        let abandoned: Vec<Uuid> = self.sending.lock().expect("sending lock").drain().collect();
         let worker = self.clone();
         match tokio::task::spawn_blocking(move || {
             let mut conn = worker.pool.get()?;
+            // Requests cut off mid-way may have reached the receiver: an attempt of unknown outcome.
+            delivery::abandon(&mut conn, &worker.id, &abandoned)?;
             Ok::<_, anyhow::Error>(delivery::release(&mut conn, &worker.id)?)
         })
         .await
@@ -204,18 +260,29 @@ impl Worker {
     }
 
     /// Claims up to `limit` deliveries and prepares them (blocking: runs on the blocking pool).
-    fn claim(&self, limit: usize) -> anyhow::Result<(Vec<Job>, Vec<Completed>)> {
+    fn claim(&self, limit: usize, claimed_at: Instant) -> anyhow::Result<Claimed> {
         let mut conn = self.pool.get()?;
-        let claimed = delivery::claim(
-            &mut conn,
-            limit as i64,
-            &self.id,
-            self.settings.lease_margin.as_secs().min(86_400) as i32,
-        )?;
-        if claimed.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+        let limits = ClaimLimits {
+            slots: limit,
+            concurrency: self.settings.concurrency,
+            lease_seconds: self.clock.lease_seconds(),
+        };
+        let mut claimed = claim::claim(&mut conn, &self.id, limits, || {
+            self.finished_unrecorded
+                .lock()
+                .expect("finished lock")
+                .clone()
+        })?;
+        self.remember_flows(&claimed.flows);
+        self.clock.hold(claimed.deliveries.iter().map(|row| row.id));
+        if claimed.deliveries.is_empty() {
+            return Ok(Claimed {
+                held_back: claimed.held_back,
+                ..Claimed::default()
+            });
         }
         let batch_ids: Vec<Uuid> = claimed
+            .deliveries
             .iter()
             .filter(|c| c.event_id.is_none())
             .map(|c| c.id)
@@ -232,9 +299,9 @@ impl Worker {
                     payload: row.payload,
                 });
         }
-        let mut jobs = Vec::with_capacity(claimed.len());
+        let mut jobs = Vec::with_capacity(claimed.deliveries.len());
         let mut skipped = Vec::new();
-        for row in claimed {
+        for row in std::mem::take(&mut claimed.deliveries) {
             if !row.webhook_enabled {
                 skipped.push(disabled_meanwhile(&row));
                 continue;
@@ -268,16 +335,51 @@ impl Worker {
                 attempt: row.attempts + 1,
                 target,
                 content,
+                claimed_at,
+                send_at: claimed.send_at.get(&row.id).copied(),
+                probe: claimed.probes.contains(&row.id),
             });
         }
-        Ok((jobs, skipped))
+        // Skipped deliveries hold no receiver: they wait only for the recorder.
+        for completed in &skipped {
+            self.count_finished(completed.webhook_id, 1);
+        }
+        Ok(Claimed {
+            jobs,
+            skipped,
+            held_back: claimed.held_back,
+        })
+    }
+
+    fn remember_flows(&self, flows: &[WebhookFlow]) {
+        if flows.is_empty() {
+            return;
+        }
+        let now = Utc::now();
+        let mut clean = self.known_clean.lock().expect("clean lock");
+        for flow in flows {
+            if flow.breaker().is_clean() && flow.paused_until.is_none_or(|at| at <= now) {
+                clean.insert(flow.webhook_id);
+            } else {
+                clean.remove(&flow.webhook_id);
+            }
+        }
+    }
+
+    fn count_finished(&self, webhook_id: i64, change: i64) {
+        let mut finished = self.finished_unrecorded.lock().expect("finished lock");
+        let count = finished.entry(webhook_id).or_default();
+        *count += change;
+        if *count <= 0 {
+            finished.remove(&webhook_id);
+        }
     }
 
     /// The webhook's sending settings, from the cache while the webhook is unchanged.
     fn target(
         &self,
         conn: &mut PgConnection,
-        row: &Claimed,
+        row: &delivery::Claimed,
     ) -> Result<Option<Arc<Target>>, TargetError> {
         if let Some(cached) = self
             .targets
@@ -309,27 +411,56 @@ impl Worker {
         _permit: OwnedSemaphorePermit,
         done: mpsc::Sender<Completed>,
     ) {
-        let exchange = match &job.content {
-            Ok(content) => {
-                let body = payload::body(job.id, job.target.webhook_id, job.attempt, content);
-                sender::send(
-                    &self.outbound.client,
-                    &self.outbound.policy,
-                    &job.target,
-                    job.id,
-                    body,
-                )
-                .await
+        let send = async {
+            if let Some(at) = job.send_at {
+                // Rate limit: wait for this request's start time.
+                if let Ok(wait) = (at - Utc::now()).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
             }
-            Err(problem) => Exchange::not_sent(ErrorKind::Io, problem.clone()),
+            match &job.content {
+                Ok(content) => {
+                    let body = payload::body(job.id, job.target.webhook_id, job.attempt, content);
+                    self.sending.lock().expect("sending lock").insert(job.id);
+                    let exchange = sender::send(
+                        &self.outbound.client,
+                        &self.outbound.policy,
+                        &job.target,
+                        job.id,
+                        body,
+                    )
+                    .await;
+                    self.sending.lock().expect("sending lock").remove(&job.id);
+                    exchange
+                }
+                Err(problem) => Exchange::not_sent(ErrorKind::Io, problem.clone()),
+            }
         };
-        let decision = outcome::decide(&job.target, job.attempt, &exchange, Utc::now());
+        let Some(exchange) = self.clock.within_lease(job.claimed_at, send).await else {
+            // The lease could not be renewed: another worker will take this delivery back and
+            // record this attempt as of unknown outcome.
+            self.sending.lock().expect("sending lock").remove(&job.id);
+            self.clock.let_go([&job.id]);
+            tracing::warn!(delivery_id = %job.id, "abandoned a request: its lease could not be renewed");
+            self.finished.notify_one();
+            return;
+        };
+        let now = Utc::now();
+        let decision = outcome::decide(&job.target, job.attempt, &exchange, now);
         let disable = match &decision {
             Decision::Dead {
                 disable: Some(reason),
                 ..
             } => Some((job.target.webhook_id, reason.clone())),
             _ => None,
+        };
+        let flow = FlowReport {
+            webhook_id: job.target.webhook_id,
+            webhook_name: job.target.name.clone(),
+            max_in_flight: job.target.max_in_flight,
+            signal: Signal::of(&exchange),
+            probe: job.probe,
+            pause_until: pause_requested(&exchange, now),
         };
         let (change, history) = outcome::record(
             job.id,
@@ -338,19 +469,52 @@ impl Worker {
             &exchange,
             &decision,
         );
+        self.count_finished(job.target.webhook_id, 1);
         let _ = done
             .send(Completed {
+                webhook_id: job.target.webhook_id,
                 change,
                 attempt: Some(history),
                 disable,
+                flow: Some(flow),
             })
             .await;
+        self.finished.notify_one();
+    }
+}
+
+/// What one claim produced.
+#[derive(Default)]
+struct Claimed {
+    jobs: Vec<Job>,
+    /// Deliveries settled without sending (webhook disabled meanwhile, unusable settings).
+    skipped: Vec<Completed>,
+    held_back: bool,
+}
+
+/// A 429 with `Retry-After` pauses the whole webhook: the receiver is pacing Herald, not this
+/// one request.
+fn pause_requested(
+    exchange: &Exchange,
+    now: chrono::DateTime<Utc>,
+) -> Option<chrono::DateTime<Utc>> {
+    match &exchange.result {
+        Ok(Answer {
+            status: 429,
+            retry_after: Some(wait),
+            ..
+        }) => Some(now + chrono::Duration::from_std((*wait).min(MAX_PAUSE)).ok()?),
+        _ => None,
     }
 }
 
 /// A webhook whose stored settings cannot be used: the attempt fails without sending and
 /// follows the webhook's retry schedule.
-fn unsendable(conn: &mut PgConnection, row: &Claimed, problem: String) -> QueryResult<Completed> {
+fn unsendable(
+    conn: &mut PgConnection,
+    row: &delivery::Claimed,
+    problem: String,
+) -> QueryResult<Completed> {
     let attempt = row.attempts + 1;
     let exchange = Exchange::not_sent(ErrorKind::Io, problem);
     let next = crate::model::webhook::find(conn, row.webhook_id)?
@@ -366,16 +530,19 @@ fn unsendable(conn: &mut PgConnection, row: &Claimed, problem: String) -> QueryR
     };
     let (change, history) = outcome::record(row.id, row.webhook_id, attempt, &exchange, &decision);
     Ok(Completed {
+        webhook_id: row.webhook_id,
         change,
         attempt: Some(history),
         disable: None,
+        flow: None,
     })
 }
 
 /// A claimed delivery of a webhook disabled after it was queued: dead-lettered unsent.
-fn disabled_meanwhile(row: &Claimed) -> Completed {
+fn disabled_meanwhile(row: &delivery::Claimed) -> Completed {
     let now = Utc::now();
     Completed {
+        webhook_id: row.webhook_id,
         change: StateChange {
             id: row.id,
             status: STATUS_DEAD,
@@ -390,6 +557,7 @@ fn disabled_meanwhile(row: &Claimed) -> Completed {
         },
         attempt: None,
         disable: None,
+        flow: None,
     }
 }
 
@@ -403,24 +571,47 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
                 Err(_) => break,
             }
         }
+        // Lowered before the write commits, so a claim never counts these twice as free.
+        for completed in &batch {
+            worker.count_finished(completed.webhook_id, -1);
+        }
+        let ids: Vec<Uuid> = batch.iter().map(|c| c.change.id).collect();
         let batch = Arc::new(batch);
-        for attempt in 1..=5u32 {
-            let (worker, rows) = (worker.clone(), batch.clone());
+        let formed = Instant::now();
+        for attempt in 1u32.. {
+            let (writer, rows) = (worker.clone(), batch.clone());
             let written = tokio::task::spawn_blocking(move || {
-                let mut conn = worker.pool.get()?;
-                Ok::<_, anyhow::Error>(recorder::write(&mut conn, &worker.id, &rows)?)
+                let mut conn = writer.pool.get()?;
+                let known_clean = writer.known_clean.lock().expect("clean lock").clone();
+                let rules = FlowRules {
+                    breaker: writer.settings.breaker,
+                    known_clean: &known_clean,
+                };
+                let written = recorder::write(&mut conn, &writer.id, &rows, &rules)?;
+                writer.remember_flows(&written.flows);
+                Ok::<_, anyhow::Error>(written)
             })
             .await;
             match written {
-                Ok(Ok(_)) => break,
+                Ok(Ok(_)) => {
+                    worker.finished.notify_one();
+                    break;
+                }
                 Ok(Err(err)) => {
-                    tracing::error!(
-                        attempt,
-                        "recording {} outcomes failed: {err:#}",
-                        batch.len()
-                    );
-                    // Unrecorded deliveries stay leased; when the lease ends they are sent again.
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    if attempt == 1 {
+                        tracing::error!("recording {} outcomes failed: {err:#}", batch.len());
+                    }
+                    // Keep trying while the leases hold; after that the deliveries are taken
+                    // back (and sent again) by whichever worker sees their lease expired.
+                    if attempt >= 20 || !worker.clock.still_valid(formed) {
+                        tracing::error!(
+                            "gave up recording {} outcomes: they will be sent again",
+                            batch.len()
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt.min(4))))
+                        .await;
                 }
                 Err(err) => {
                     tracing::error!("recorder task failed: {err}");
@@ -428,6 +619,7 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
                 }
             }
         }
+        worker.clock.let_go(&ids);
     }
 }
 

@@ -151,6 +151,8 @@ pub struct Claimed {
     /// Attempts made before this one.
     #[diesel(sql_type = Integer)]
     pub attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub next_attempt_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// The event's payload as JSON text (spliced into the body without re-parsing).
@@ -158,37 +160,75 @@ pub struct Claimed {
     pub payload: Option<String>,
 }
 
-/// Claims up to `limit` due deliveries for `worker`, leased for the webhook's timeout plus
-/// `lease_margin_seconds`. Rows locked by another worker are skipped, never waited for.
+/// What a claim takes from one webhook: up to `quota` of its oldest due deliveries.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub webhook_id: i64,
+    pub quota: i32,
+}
+
+/// Claims due deliveries by per-webhook quota for `worker`, leased for `lease_seconds`
+/// (renewed while in flight). The caller holds the webhooks' flow rows locked. Rows locked by another worker are skipped, never waited for.
 pub fn claim(
     conn: &mut PgConnection,
-    limit: i64,
+    quotas: &[Quota],
     worker: &str,
-    lease_margin_seconds: i32,
+    lease_seconds: i32,
 ) -> QueryResult<Vec<Claimed>> {
+    if quotas.is_empty() {
+        return Ok(Vec::new());
+    }
     diesel::sql_query(
-        "WITH due AS (
-             SELECT id FROM deliveries
-             WHERE status = 'pending' AND next_attempt_at <= now()
-             ORDER BY next_attempt_at
-             LIMIT $1
-             FOR UPDATE SKIP LOCKED
+        "WITH quota AS (
+             SELECT * FROM unnest($1::bigint[], $2::int[]) AS q(webhook_id, quota)
+         ), due AS (
+             SELECT picked.id FROM quota q CROSS JOIN LATERAL (
+                 SELECT d.id FROM deliveries d
+                 WHERE d.webhook_id = q.webhook_id AND d.status = 'pending'
+                   AND d.next_attempt_at <= now()
+                 ORDER BY d.next_attempt_at
+                 LIMIT q.quota
+                 FOR UPDATE SKIP LOCKED
+             ) picked
          ), claimed AS (
              UPDATE deliveries d
-             SET status = 'delivering', batch_open = false, leased_by = $2,
-                 lease_until = now() + make_interval(secs => w.timeout_seconds + $3)
+             SET status = 'delivering', batch_open = false, leased_by = $3,
+                 lease_until = now() + make_interval(secs => $4)
              FROM due, webhooks w
              WHERE d.id = due.id AND w.id = d.webhook_id
              RETURNING d.id, d.webhook_id, w.updated_at AS webhook_updated_at,
-                       w.enabled AS webhook_enabled, d.event_id, d.event_type, d.attempts
+                       w.enabled AS webhook_enabled, d.event_id, d.event_type, d.attempts,
+                       d.next_attempt_at
          )
          SELECT c.*, e.occurred_at, e.payload::text AS payload
-         FROM claimed c LEFT JOIN events e ON e.id = c.event_id",
+         FROM claimed c LEFT JOIN events e ON e.id = c.event_id
+         ORDER BY c.next_attempt_at",
     )
-    .bind::<BigInt, _>(limit)
+    .bind::<Array<BigInt>, _>(quotas.iter().map(|q| q.webhook_id).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(quotas.iter().map(|q| q.quota).collect::<Vec<_>>())
     .bind::<Text, _>(worker)
-    .bind::<Integer, _>(lease_margin_seconds)
+    .bind::<Integer, _>(lease_seconds)
     .load(conn)
+}
+
+/// Extends the leases `worker` holds on these deliveries (its heartbeat); returns how many.
+pub fn renew_leases(
+    conn: &mut PgConnection,
+    worker: &str,
+    ids: &[Uuid],
+    lease_seconds: i32,
+) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "UPDATE deliveries SET lease_until = now() + make_interval(secs => $3)
+         WHERE id = ANY($2) AND leased_by = $1",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<Integer, _>(lease_seconds)
+    .execute(conn)
 }
 
 /// One event of a batch delivery.
@@ -224,14 +264,56 @@ pub fn batch_events(
     .load(conn)
 }
 
-/// Puts deliveries whose lease expired (their worker died) back in the queue.
+/// Takes back deliveries whose lease expired (their worker died or lost the database): each
+/// gets an attempt of unknown outcome in its history (the request may have reached the
+/// receiver), so the next send carries the next attempt number. Returns how many.
 pub fn reclaim_expired(conn: &mut PgConnection) -> QueryResult<usize> {
-    diesel::sql_query(
-        "UPDATE deliveries SET status = 'pending', lease_until = NULL, leased_by = NULL,
-                next_attempt_at = now()
-         WHERE status = 'delivering' AND lease_until < now()",
+    take_back(conn, "status = 'delivering' AND lease_until < now()", None)
+}
+
+/// Hands back deliveries `worker` abandoned mid-request (graceful stop past its deadline), as
+/// attempts of unknown outcome.
+pub fn abandon(conn: &mut PgConnection, worker: &str, ids: &[Uuid]) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    take_back(
+        conn,
+        "status = 'delivering' AND leased_by = $1 AND id = ANY($2)",
+        Some((worker, ids)),
     )
-    .execute(conn)
+}
+
+fn take_back(
+    conn: &mut PgConnection,
+    condition: &str,
+    held_by: Option<(&str, &[Uuid])>,
+) -> QueryResult<usize> {
+    let sql = format!(
+        "WITH lost AS (
+             SELECT id, leased_by FROM deliveries WHERE {condition} FOR UPDATE SKIP LOCKED
+         ), taken AS (
+             UPDATE deliveries d
+             SET status = 'pending', attempts = d.attempts + 1, lease_until = NULL,
+                 leased_by = NULL, next_attempt_at = now(), last_attempt_at = now(),
+                 last_status = NULL, last_error_kind = 'worker_lost',
+                 last_error = 'the worker ' || coalesce(lost.leased_by, '?')
+                     || ' stopped while this attempt was in flight: whether the receiver got it is unknown'
+             FROM lost WHERE d.id = lost.id
+             RETURNING d.id, d.webhook_id, d.attempts, d.last_error
+         )
+         INSERT INTO delivery_attempts (delivery_id, webhook_id, number, started_at, duration_ms,
+                                        request_headers, error_kind, error_message, outcome)
+         SELECT id, webhook_id, attempts, now(), 0, '{{}}'::jsonb, 'worker_lost', last_error, 'unknown'
+         FROM taken"
+    );
+    match held_by {
+        None => diesel::sql_query(sql).execute(conn),
+        Some((worker, ids)) => diesel::sql_query(sql)
+            .bind::<Text, _>(worker)
+            .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+            .execute(conn),
+    }
 }
 
 /// Hands back what `worker` still holds (graceful shutdown): due again at once.

@@ -13,6 +13,7 @@ pub mod health;
 pub mod login_failure;
 pub mod user;
 pub mod webhook;
+pub mod webhook_flow;
 
 /// A page of a list: 1-based page number and fixed page size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,6 +42,10 @@ pub struct Webhook {
     pub updated_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Requests in flight at once toward this receiver, across every worker.
+    pub max_in_flight: i32,
+    /// Requests per second toward this receiver; `None` = no limit.
+    pub rate_limit_per_second: Option<i32>,
 }
 
 impl Webhook {

@@ -27,7 +27,7 @@ impl WorkerProcess {
             .env("HERALD_SECRET_KEY", &app.secret_key_text)
             .env("HERALD_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
             .env("HERALD_WORKER_POLL_MS", "100")
-            .env("HERALD_WORKER_LEASE_MARGIN_SECONDS", "1")
+            .env("HERALD_WORKER_LEASE_SECONDS", "3")
             .env("HERALD_WORKER_SHUTDOWN_SECONDS", "10")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -128,7 +128,22 @@ async fn a_delivery_in_flight_when_its_worker_dies_still_arrives() {
         received[1].header("webhook-id")
     );
     assert_eq!(received[1].json()["body"]["important"], true);
-    assert_eq!(delivered.attempts, 1, "the lost attempt was never recorded");
+    // The lost attempt is in the history, and the next send says it is the second.
+    assert_eq!(received[0].json()["attempt"], 1);
+    assert_eq!(received[1].json()["attempt"], 2);
+    assert_eq!(delivered.attempts, 2);
+    let history = crate::delivery_helpers::attempts_of(&app, delivered.id).await;
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].outcome, "unknown");
+    assert_eq!(history[0].error_kind.as_deref(), Some("worker_lost"));
+    assert!(
+        history[0]
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("whether the receiver got it is unknown")
+    );
+    assert_eq!(history[1].outcome, "delivered");
 }
 
 #[tokio::test]
