@@ -200,6 +200,7 @@ mod tests {
             disable_on_client_error: disable_4xx,
             disable_when_exhausted: disable_exhausted,
             batched: false,
+            max_in_flight: 8,
         }
     }
 

@@ -9,6 +9,7 @@ mod delivery_helpers;
 mod health;
 mod helpers;
 mod ingest;
+mod isolation;
 mod login;
 mod management_api;
 mod migrations;

@@ -2,6 +2,7 @@
 //! from a script (then 200).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,11 @@ impl Reply {
 struct Shared {
     received: Mutex<Vec<Received>>,
     script: Mutex<VecDeque<Reply>>,
+    /// The answer once the script is used up (`None`: 200 "ok").
+    fallback: Mutex<Option<Reply>>,
+    /// Requests being answered now, and the most at any moment.
+    open: AtomicUsize,
+    most_open: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -104,6 +110,16 @@ impl Receiver {
         self.shared.received.lock().unwrap().clone()
     }
 
+    /// Answers every request after the script with `reply`.
+    pub fn answer_from_now_on(&self, reply: Reply) {
+        *self.shared.fallback.lock().unwrap() = Some(reply);
+    }
+
+    /// The most requests this receiver was answering at the same moment.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.most_open.load(Ordering::SeqCst)
+    }
+
     /// Waits until at least `count` requests arrived (10 s at most).
     pub async fn wait_for(&self, count: usize) -> Vec<Received> {
         eventually(
@@ -129,6 +145,8 @@ async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared
             )
         })
         .collect();
+    let open = shared.open.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.most_open.fetch_max(open, Ordering::SeqCst);
     shared.received.lock().unwrap().push(Received {
         headers,
         body: body.to_vec(),
@@ -139,10 +157,18 @@ async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared
         .lock()
         .unwrap()
         .pop_front()
-        .unwrap_or_else(|| Reply::status(200).body("ok"));
+        .unwrap_or_else(|| {
+            shared
+                .fallback
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| Reply::status(200).body("ok"))
+        });
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
+    shared.open.fetch_sub(1, Ordering::SeqCst);
     let mut response =
         HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).unwrap());
     for (name, value) in reply.headers {
