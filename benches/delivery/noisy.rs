@@ -92,16 +92,22 @@ pub async fn run(bench: &Bench, runs: usize) -> anyhow::Result<()> {
             })
             .collect();
         let seconds_at = |q| percentile(&all, q).unwrap_or(f64::NAN);
+        let retries = if all.is_empty() {
+            "no retry arrived before the run ended".to_owned()
+        } else {
+            format!(
+                "gaps between retries of one delivery: min {:.1} s, median {:.1} s, max {:.1} s; \
+                 median by retry: {} s",
+                seconds_at(0.0),
+                seconds_at(0.5),
+                seconds_at(1.0),
+                by_retry.join(", ")
+            )
+        };
         println!(
-            "    429 webhook (Retry-After: {RETRY_AFTER_SECONDS}): {} requests for {} deliveries; \
-             gaps between retries of one delivery: min {:.1} s, median {:.1} s, max {:.1} s; \
-             median by retry: {} s",
+            "    429 webhook (Retry-After: {RETRY_AFTER_SECONDS}): {} requests for {} deliveries; {retries}",
             place.throttled.requests(),
             gaps.len(),
-            seconds_at(0.0),
-            seconds_at(0.5),
-            seconds_at(1.0),
-            by_retry.join(", ")
         );
         summary.add("429 retry gap, median s", seconds_at(0.5));
         let slots = place.slow.max_open.load(Ordering::SeqCst);
