@@ -109,7 +109,25 @@ pub async fn run(bench: &Bench, runs: usize) -> anyhow::Result<()> {
             place.throttled.requests(),
             gaps.len(),
         );
+        // After a 429 the whole webhook waits; what matters is that it waits as long as asked
+        // and no longer (each delivery's own retries queue behind older deliveries).
+        let mut pauses: Vec<f64> = place
+            .throttled
+            .pauses(Duration::from_secs(1))
+            .iter()
+            .map(Duration::as_secs_f64)
+            .collect();
+        pauses.sort_by(f64::total_cmp);
+        let pause_at = |q| percentile(&pauses, q).unwrap_or(f64::NAN);
+        println!(
+            "    429 webhook: {} pauses between bursts: min {:.1} s, median {:.1} s, max {:.1} s",
+            pauses.len(),
+            pause_at(0.0),
+            pause_at(0.5),
+            pause_at(1.0)
+        );
         summary.add("429 retry gap, median s", seconds_at(0.5));
+        summary.add("429 pause, median s", pause_at(0.5));
         let slots = place.slow.max_open.load(Ordering::SeqCst);
         println!(
             "    slow webhook (answers after {} s, timeout {SLOW_TIMEOUT_SECONDS} s): \

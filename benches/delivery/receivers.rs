@@ -193,6 +193,18 @@ impl Arrivals {
             .collect()
     }
 
+    /// The quiet spells longer than `longer_than` between consecutive requests (any delivery):
+    /// how long the webhook held off after being told to wait.
+    pub fn pauses(&self, longer_than: Duration) -> Vec<Duration> {
+        let seen = self.seen.lock().unwrap();
+        let mut all: Vec<Instant> = seen.values().flatten().copied().collect();
+        all.sort();
+        all.windows(2)
+            .map(|w| w[1].duration_since(w[0]))
+            .filter(|gap| *gap > longer_than)
+            .collect()
+    }
+
     /// For each delivery, the gaps between its consecutive arrivals.
     pub fn gaps(&self) -> Vec<Vec<Duration>> {
         let seen = self.seen.lock().unwrap();

@@ -82,7 +82,7 @@ pub fn write(
             .collect();
         let attempts: Vec<NewAttempt> = kept.iter().filter_map(|c| c.attempt.clone()).collect();
         delivery_attempt::insert_many(conn, &attempts)?;
-        let flows = move_flows(conn, &kept, rules)?;
+        // Webhook rows before flow rows, the order a person's enable takes too.
         for (webhook_id, reason) in kept.iter().filter_map(|c| c.disable.as_ref()) {
             match service::set_enabled(conn, &Actor::system(), *webhook_id, false, Some(reason)) {
                 Ok(_) | Err(service::WebhookError::NotFound) => {}
@@ -90,6 +90,7 @@ pub fn write(
                 Err(other) => tracing::error!(webhook_id, "could not disable webhook: {other}"),
             }
         }
+        let flows = move_flows(conn, &kept, rules)?;
         Ok(Written {
             deliveries: changed.len(),
             flows,

@@ -137,6 +137,22 @@ pub fn failing(conn: &mut PgConnection) -> QueryResult<Vec<WebhookFlow>> {
         .load(conn)
 }
 
+/// Back to healthy with a clean slate (a person re-enabled the webhook: they expect sending
+/// to start now, not at the next probe).
+pub fn reset(conn: &mut PgConnection, webhook_id: i64) -> QueryResult<usize> {
+    diesel::update(webhook_flow::table.find(webhook_id))
+        .set((
+            webhook_flow::circuit.eq("healthy"),
+            webhook_flow::consecutive_failures.eq(0),
+            webhook_flow::failing_since.eq(None::<DateTime<Utc>>),
+            webhook_flow::next_probe_at.eq(None::<DateTime<Utc>>),
+            webhook_flow::probe_interval_seconds.eq(0),
+            webhook_flow::ramp.eq(None::<i32>),
+            webhook_flow::paused_until.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)
+}
+
 /// Writes these states back (the rows must be locked by this transaction).
 pub fn save(conn: &mut PgConnection, flows: &[WebhookFlow]) -> QueryResult<usize> {
     if flows.is_empty() {

@@ -343,6 +343,7 @@ pub fn set_enabled(
         let after =
             webhook::set_enabled(conn, id, enabled, reason.or(Some("Disabled manually")), by)?;
         let (action, details) = if enabled {
+            crate::model::webhook_flow::reset(conn, id)?;
             (
                 "webhook.enabled",
                 json!({ "previous_reason": before.disabled_reason }),

@@ -267,3 +267,29 @@ async fn a_429_with_retry_after_pauses_the_whole_webhook() {
     .await;
     assert!(flow_of(&app, hook.id).await.paused_until.is_some());
 }
+
+#[tokio::test]
+async fn re_enabling_a_webhook_clears_its_breaker() {
+    let app = spawn_app_with(|_| {}).await;
+    let (hook, _) = create_webhook(&app, "http://127.0.0.1:9/hook", |_| {}).await;
+    let id = hook.id;
+    app.with_conn(move |conn| {
+        diesel::update(webhook_flow::table.find(id))
+            .set((
+                webhook_flow::circuit.eq("failing"),
+                webhook_flow::consecutive_failures.eq(12),
+                webhook_flow::failing_since.eq(diesel::dsl::now),
+                webhook_flow::next_probe_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .unwrap();
+        let actor = herald::model::audit::Actor::system();
+        herald::webhooks::service::set_enabled(conn, &actor, id, false, Some("fixing")).unwrap();
+        herald::webhooks::service::set_enabled(conn, &actor, id, true, None).unwrap();
+    })
+    .await;
+    let flow = flow_of(&app, id).await;
+    assert!(!flow.failing());
+    assert_eq!(flow.consecutive_failures, 0);
+    assert_eq!(flow.next_probe_at, None);
+}
