@@ -5,8 +5,8 @@
 //! waiting for the pool's timeout. It logs one line when the database goes away and one when
 //! it is back; requests refused meanwhile log one line each.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -29,6 +29,8 @@ struct Inner {
     last_ok: AtomicU64,
     /// Whether the last finished ping failed.
     failing: AtomicBool,
+    /// Why the last failed ping failed (one line).
+    last_error: Mutex<String>,
 }
 
 impl DatabaseStatus {
@@ -37,6 +39,7 @@ impl DatabaseStatus {
             origin: Instant::now(),
             last_ok: AtomicU64::new(0),
             failing: AtomicBool::new(false),
+            last_error: Mutex::new(String::new()),
         }))
     }
 
@@ -66,6 +69,15 @@ impl DatabaseStatus {
         }
     }
 
+    /// Why the last failed ping failed.
+    pub fn last_error(&self) -> String {
+        self.0
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn succeeded(&self) {
         let at = self.0.origin.elapsed().as_millis() as u64 + 1;
         self.0.last_ok.store(at, Ordering::Release);
@@ -75,6 +87,7 @@ impl DatabaseStatus {
     }
 
     fn failed(&self, cause: &str) {
+        *self.0.last_error.lock().unwrap_or_else(|e| e.into_inner()) = cause.to_owned();
         if !self.0.failing.swap(true, Ordering::AcqRel) {
             tracing::warn!("database unreachable: {cause}; answering 503 until it is back");
         }

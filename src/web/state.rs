@@ -67,9 +67,10 @@ impl AppState {
 pub fn checkout(pool: &PgPool, database: &DatabaseStatus) -> Result<PooledPg, AppError> {
     if database.is_down() {
         return pool.try_get().ok_or_else(|| {
-            AppError::Unavailable(Unavailable::Database(
-                "the database monitor cannot reach the database".into(),
-            ))
+            AppError::Unavailable(Unavailable::Database(format!(
+                "not reachable since the last health check ({})",
+                database.last_error()
+            )))
         });
     }
     pool.get().map_err(|err| {
