@@ -236,3 +236,57 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
             .body(format!("{title}\n\n{message}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_failed_query_is_not() {
+        let lost = database_error(
+            DatabaseErrorKind::ClosedConnection,
+            "server closed the connection unexpectedly\n\tThis probably means…",
+        );
+        assert!(matches!(
+            AppError::from(lost),
+            AppError::Unavailable(Unavailable::Database(cause))
+                if cause == "server closed the connection unexpectedly This probably means…"
+        ));
+        let unique = database_error(DatabaseErrorKind::UniqueViolation, "duplicate key");
+        assert!(matches!(AppError::from(unique), AppError::Unexpected(_)));
+        assert!(matches!(
+            AppError::from(DieselError::NotFound),
+            AppError::Unexpected(_)
+        ));
+    }
+
+    #[test]
+    fn a_lost_connection_is_found_under_context() {
+        let wrapped = anyhow::Error::new(database_error(
+            DatabaseErrorKind::UnableToSendCommand,
+            "no connection to the server",
+        ))
+        .context("loading the webhook")
+        .context("rendering the page");
+        assert_eq!(
+            Unavailable::find_in(wrapped.as_ref()),
+            Some(Unavailable::Database("no connection to the server".into()))
+        );
+        assert!(matches!(AppError::from(wrapped), AppError::Unavailable(_)));
+    }
+
+    #[test]
+    fn unavailable_pages_say_so_with_retry_after() {
+        let response =
+            AppError::Unavailable(Unavailable::Database("refused".into())).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "5");
+        let busy = AppError::Unavailable(Unavailable::Busy("full")).error_response();
+        assert_eq!(busy.headers().get("retry-after").unwrap(), "1");
+    }
+}

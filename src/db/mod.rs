@@ -146,3 +146,36 @@ impl Database {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_timeout_is_added_to_either_url_form_unless_set() {
+        assert_eq!(
+            with_connect_timeout("postgres://h/db", 2),
+            "postgres://h/db?connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgresql:///herald?host=/run&port=5432", 2),
+            "postgresql:///herald?host=/run&port=5432&connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("host=h dbname=db", 2),
+            "host=h dbname=db connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?connect_timeout=9", 2),
+            "postgres://h/db?connect_timeout=9"
+        );
+    }
+
+    #[test]
+    fn libpq_messages_become_one_line() {
+        assert_eq!(
+            one_line("connection failed: refused\n\tIs the server running?\n"),
+            "connection failed: refused Is the server running?"
+        );
+    }
+}
