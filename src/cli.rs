@@ -139,8 +139,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let database = Database::open(&settings)?;
-    let pool = db::build_pool(&database.url, settings.db_pool_size)?;
-    db::run_migrations(&mut pool.get()?)?;
+    let pools = db::Pools::connect(&database.url, &settings)?;
+    db::run_migrations(&mut pools.web.get()?)?;
     let secret = match &settings.secret_key {
         Some(key) => key.clone(),
         None => {
@@ -154,7 +154,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     };
     let first_admin = accounts::bootstrap_first_admin(
-        &mut *pool.get()?,
+        &mut *pools.web.get()?,
         settings.admin_password.as_ref().map(|p| p.expose_secret()),
     )?;
     let bind = settings.bind;
@@ -164,7 +164,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         .build()
         .context("could not start the async runtime")?;
     let result = runtime.block_on(async move {
-        let app = Application::build(settings, pool, secret).await?;
+        let app = Application::build(settings, pools, secret).await?;
         app.stop_on_signal()?;
         let url = format!("http://{}:{}", bind.ip(), app.port());
         if let Some(admin) = first_admin {
@@ -189,8 +189,8 @@ fn secret_key(settings: &Settings) -> anyhow::Result<SecretKey> {
 
 fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let database = Database::open(&settings)?;
-    // Claims, the recorder, lease reclaiming and the LISTEN connection.
-    let pool = db::build_pool(&database.url, settings.db_pool_size.max(4))?;
+    // Claims, the recorder, lease reclaiming, retention and the LISTEN connection.
+    let pool = db::build_pool(&database.url, settings.worker_db_pool_size)?;
     db::run_migrations(&mut pool.get()?)?;
     let secrets = crate::domain::secret_box::SecretBox::new(&secret_key(&settings)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

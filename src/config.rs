@@ -20,7 +20,16 @@ pub struct Settings {
     pub secret_key: Option<SecretKey>,
     pub cookie_secure: bool,
     pub session_idle_timeout: Duration,
+    /// Connections of the web pool (console, management API, ingest).
     pub db_pool_size: u32,
+    /// How long a web request waits for a pooled connection before it is answered 503.
+    pub db_pool_timeout: Duration,
+    /// Connections of the delivery worker's own pool (claims, recorder, LISTEN, retention).
+    pub worker_db_pool_size: u32,
+    /// Ingest requests doing database work at once; more wait up to `ingest_wait`, then 503.
+    pub ingest_concurrency: usize,
+    /// How long an ingest request waits for one of those slots.
+    pub ingest_wait: Duration,
     /// HTTP worker threads; defaults to the number of cores.
     pub http_workers: usize,
     pub login_throttle: LoginThrottle,
@@ -107,6 +116,28 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let throttle_defaults = LoginThrottle::default();
+        let db_pool_size = positive(
+            "HERALD_DB_POOL_SIZE",
+            parse_or("HERALD_DB_POOL_SIZE", get("HERALD_DB_POOL_SIZE"), 20u32)?,
+        )?;
+        // By default ingest may use three quarters of the web pool, so the console and the
+        // management API still get connections while ingest is saturated.
+        let ingest_concurrency = positive(
+            "HERALD_INGEST_CONCURRENCY",
+            parse_or(
+                "HERALD_INGEST_CONCURRENCY",
+                get("HERALD_INGEST_CONCURRENCY"),
+                (db_pool_size as usize * 3 / 4).max(1),
+            )?,
+        )?;
+        if ingest_concurrency > db_pool_size as usize {
+            return Err(ConfigError {
+                name: "HERALD_INGEST_CONCURRENCY",
+                problem: format!(
+                    "must not exceed HERALD_DB_POOL_SIZE ({db_pool_size}): every ingest request needs a connection"
+                ),
+            });
+        }
         Ok(Self {
             database_url: get("DATABASE_URL").map(SecretString::from),
             bind: parse_or(
@@ -136,10 +167,33 @@ impl Settings {
                     )?,
                 )?,
             ),
-            db_pool_size: positive(
-                "HERALD_DB_POOL_SIZE",
-                parse_or("HERALD_DB_POOL_SIZE", get("HERALD_DB_POOL_SIZE"), 20u32)?,
+            db_pool_size,
+            db_pool_timeout: Duration::from_millis(positive(
+                "HERALD_DB_POOL_TIMEOUT_MS",
+                parse_or(
+                    "HERALD_DB_POOL_TIMEOUT_MS",
+                    get("HERALD_DB_POOL_TIMEOUT_MS"),
+                    1000u64,
+                )?,
+            )?),
+            worker_db_pool_size: at_least(
+                "HERALD_WORKER_DB_POOL_SIZE",
+                3,
+                parse_or(
+                    "HERALD_WORKER_DB_POOL_SIZE",
+                    get("HERALD_WORKER_DB_POOL_SIZE"),
+                    6u32,
+                )?,
             )?,
+            ingest_concurrency,
+            ingest_wait: Duration::from_millis(positive(
+                "HERALD_INGEST_WAIT_MS",
+                parse_or(
+                    "HERALD_INGEST_WAIT_MS",
+                    get("HERALD_INGEST_WAIT_MS"),
+                    1000u64,
+                )?,
+            )?),
             http_workers: positive(
                 "HERALD_HTTP_WORKERS",
                 parse_or(
@@ -211,12 +265,12 @@ impl Settings {
                 )?,
                 lease: Duration::from_secs(at_least(
                     "HERALD_WORKER_LEASE_SECONDS",
+                    3,
                     parse_or(
                         "HERALD_WORKER_LEASE_SECONDS",
                         get("HERALD_WORKER_LEASE_SECONDS"),
                         10u64,
                     )?,
-                    3,
                 )?),
                 breaker: breaker_settings(&get)?,
                 retention: Duration::from_secs(
@@ -240,6 +294,12 @@ impl Settings {
             cookie_secure: false,
             session_idle_timeout: Duration::from_secs(8 * 3600),
             db_pool_size: 4,
+            // Generous, so a busy test machine does not turn slow checkouts into 503s; the
+            // outage tests set production values.
+            db_pool_timeout: Duration::from_secs(10),
+            worker_db_pool_size: 4,
+            ingest_concurrency: 4,
+            ingest_wait: Duration::from_secs(10),
             http_workers: 1,
             login_throttle: LoginThrottle::default(),
             allow_http_targets: true,
@@ -286,7 +346,11 @@ fn positive<T: PartialOrd + Default>(name: &'static str, value: T) -> Result<T, 
     }
 }
 
-fn at_least(name: &'static str, value: u64, minimum: u64) -> Result<u64, ConfigError> {
+fn at_least<T: PartialOrd + std::fmt::Display>(
+    name: &'static str,
+    minimum: T,
+    value: T,
+) -> Result<T, ConfigError> {
     if value >= minimum {
         Ok(value)
     } else {
@@ -320,12 +384,12 @@ fn breaker_settings(
     )?;
     let max_probe = at_least(
         "HERALD_BREAKER_MAX_PROBE_SECONDS",
+        first_probe,
         parse_or(
             "HERALD_BREAKER_MAX_PROBE_SECONDS",
             get("HERALD_BREAKER_MAX_PROBE_SECONDS"),
             defaults.max_probe.as_secs(),
         )?,
-        first_probe,
     )?;
     Ok(crate::delivery::breaker::BreakerSettings {
         threshold,
@@ -422,6 +486,37 @@ mod tests {
         let err = settings(&[("HERALD_ALLOW_PRIVATE_TARGETS", "10.0.0.0/33")]).unwrap_err();
         assert_eq!(err.name, "HERALD_ALLOW_PRIVATE_TARGETS");
         assert_eq!(settings(&[]).unwrap().worker.concurrency, 64);
+    }
+
+    #[test]
+    fn pools_and_ingest_limits_have_defaults_and_are_validated() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.db_pool_size, 20);
+        assert_eq!(s.worker_db_pool_size, 6);
+        assert_eq!(s.db_pool_timeout, Duration::from_secs(1));
+        assert_eq!(s.ingest_concurrency, 15);
+        assert_eq!(s.ingest_wait, Duration::from_secs(1));
+        let s = settings(&[("HERALD_DB_POOL_SIZE", "8")]).unwrap();
+        assert_eq!(s.ingest_concurrency, 6);
+        let s = settings(&[("HERALD_DB_POOL_SIZE", "1")]).unwrap();
+        assert_eq!(s.ingest_concurrency, 1);
+
+        let err = settings(&[("HERALD_INGEST_CONCURRENCY", "21")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_INGEST_CONCURRENCY");
+        assert!(
+            err.problem.contains("HERALD_DB_POOL_SIZE"),
+            "{}",
+            err.problem
+        );
+        let err = settings(&[("HERALD_INGEST_CONCURRENCY", "0")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_INGEST_CONCURRENCY");
+        let err = settings(&[("HERALD_WORKER_DB_POOL_SIZE", "2")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_WORKER_DB_POOL_SIZE");
+        assert_eq!(err.problem, "must be at least 3");
+        let err = settings(&[("HERALD_DB_POOL_TIMEOUT_MS", "soon")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_DB_POOL_TIMEOUT_MS");
+        let err = settings(&[("HERALD_INGEST_WAIT_MS", "0")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_INGEST_WAIT_MS");
     }
 
     #[test]

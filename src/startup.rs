@@ -16,7 +16,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::csrf::verify_csrf;
 use crate::config::Settings;
-use crate::db::PgPool;
+use crate::db::Pools;
 use crate::delivery::Outbound;
 use crate::delivery::worker::Worker;
 use crate::domain::secret_box::SecretBox;
@@ -37,14 +37,23 @@ pub struct Application {
     server: Server,
     worker: Option<tokio::task::JoinHandle<()>>,
     stop_worker: CancellationToken,
+    monitor: tokio::task::JoinHandle<()>,
+    stop_monitor: CancellationToken,
 }
 
 impl Application {
+    /// Serves with the web pool of `pools`; the delivery worker (when enabled) uses the
+    /// worker pool, and the database monitor a connection of its own.
     pub async fn build(
         settings: Settings,
-        pool: PgPool,
+        pools: Pools,
         secret: SecretKey,
     ) -> anyhow::Result<Self> {
+        let Pools {
+            web: pool,
+            worker: worker_pool,
+            url: database_url,
+        } = pools;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|err| anyhow::anyhow!("could not listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -60,7 +69,7 @@ impl Application {
         let stop_worker = CancellationToken::new();
         let worker = settings.worker.enabled.then(|| {
             let worker = Worker::new(
-                pool.clone(),
+                worker_pool,
                 secrets.clone(),
                 settings.worker.clone(),
                 outbound.clone(),
@@ -68,12 +77,21 @@ impl Application {
             );
             tokio::spawn(worker.run(stop_worker.clone()))
         });
+        let stop_monitor = CancellationToken::new();
+        let (database, monitor) =
+            crate::db::monitor::start(&database_url, stop_monitor.clone()).await;
+        let ingest_admission = crate::ingest::admission::Admission::new(
+            settings.ingest_concurrency,
+            settings.ingest_wait,
+        );
         let api_rate_limit = crate::web::api::rate_limit::ApiRateLimit::new(
             settings.api_rate_per_second,
             settings.api_burst,
         );
         let state = web::Data::new(AppState {
             pool,
+            database,
+            ingest_admission,
             settings: Arc::new(settings),
             secrets,
             outbound,
@@ -127,6 +145,8 @@ impl Application {
             server,
             worker,
             stop_worker,
+            monitor,
+            stop_monitor,
         })
     }
 
@@ -159,6 +179,8 @@ impl Application {
         if let Some(worker) = self.worker {
             let _ = worker.await;
         }
+        self.stop_monitor.cancel();
+        let _ = self.monitor.await;
         served
     }
 }

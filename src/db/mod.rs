@@ -1,6 +1,7 @@
 //! Connection pool, embedded migrations and the embedded PostgreSQL cluster.
 
 pub mod embedded;
+pub mod monitor;
 pub mod schema;
 
 use std::time::Duration;
@@ -17,12 +18,99 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Builds the pool; fails with a clear error when the database cannot be reached.
 pub fn build_pool(database_url: &str, size: u32) -> anyhow::Result<PgPool> {
+    build_pool_with(database_url, size, Duration::from_secs(10))
+}
+
+/// Builds a pool whose checkouts wait at most `timeout`; fails with a clear error when the
+/// database cannot be reached within 10 s (whatever `timeout` is: a database may be slow to
+/// accept the first connections).
+pub fn build_pool_with(database_url: &str, size: u32, timeout: Duration) -> anyhow::Result<PgPool> {
+    let pool = pool_builder(size, timeout).build_unchecked(ConnectionManager::new(database_url));
+    pool.get_timeout(timeout.max(Duration::from_secs(10)))
+        .context("could not connect to the database (check DATABASE_URL)")?;
+    Ok(pool)
+}
+
+/// The pool settings every Herald pool shares. Failed connection attempts are not logged by
+/// r2d2 (it would log each retry at error level, with libpq's multi-line message): whoever
+/// waited for the connection reports the failure once, and the database monitor logs when
+/// the database goes away and comes back.
+pub fn pool_builder(
+    size: u32,
+    timeout: Duration,
+) -> r2d2::Builder<ConnectionManager<PgConnection>> {
     Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(10))
-        .build(ConnectionManager::<PgConnection>::new(database_url))
-        .context("could not connect to the database (check DATABASE_URL)")
+        .connection_timeout(timeout)
+        .error_handler(Box::new(ConnectErrorsAtDebug))
+}
+
+/// Connection attempts r2d2 makes in the background, logged at debug level only.
+#[derive(Debug, Clone, Copy)]
+struct ConnectErrorsAtDebug;
+
+impl<E: std::fmt::Display> r2d2::HandleError<E> for ConnectErrorsAtDebug {
+    fn handle_error(&self, error: E) {
+        tracing::debug!(
+            "database connection attempt failed: {}",
+            one_line(&error.to_string())
+        );
+    }
+}
+
+/// How long the delivery worker waits for a connection of its own pool.
+const WORKER_POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server's connections to the database, kept apart so that saturated ingest cannot
+/// starve delivery (nor the reverse): the web pool serves the console, the management API
+/// and ingest; the worker pool the delivery worker. The database monitor opens a connection
+/// of its own from `url`, outside both.
+#[derive(Clone)]
+pub struct Pools {
+    pub web: PgPool,
+    pub worker: PgPool,
+    pub url: String,
+}
+
+impl Pools {
+    /// Opens both pools as `settings` size them; fails with a clear error when the database
+    /// cannot be reached.
+    pub fn connect(database_url: &str, settings: &crate::config::Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            web: build_pool_with(
+                database_url,
+                settings.db_pool_size,
+                settings.db_pool_timeout,
+            )?,
+            worker: build_pool_with(
+                database_url,
+                settings.worker_db_pool_size,
+                WORKER_POOL_TIMEOUT,
+            )?,
+            url: database_url.to_owned(),
+        })
+    }
+}
+
+/// `text` on one line: libpq's messages span several (with a tab-indented hint).
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `database_url` with libpq's `connect_timeout` (seconds) set, unless it sets one already:
+/// without it, connecting to an unreachable host waits as long as TCP does.
+pub fn with_connect_timeout(database_url: &str, seconds: u64) -> String {
+    if database_url.contains("connect_timeout") {
+        return database_url.to_owned();
+    }
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        let separator = if database_url.contains('?') { '&' } else { '?' };
+        format!("{database_url}{separator}connect_timeout={seconds}")
+    } else {
+        // The `key=value …` form.
+        format!("{database_url} connect_timeout={seconds}")
+    }
 }
 
 /// Applies every pending migration; safe to call at every start.
@@ -56,5 +144,38 @@ impl Database {
             url: cluster.url("herald"),
             embedded: Some(cluster),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_timeout_is_added_to_either_url_form_unless_set() {
+        assert_eq!(
+            with_connect_timeout("postgres://h/db", 2),
+            "postgres://h/db?connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgresql:///herald?host=/run&port=5432", 2),
+            "postgresql:///herald?host=/run&port=5432&connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("host=h dbname=db", 2),
+            "host=h dbname=db connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?connect_timeout=9", 2),
+            "postgres://h/db?connect_timeout=9"
+        );
+    }
+
+    #[test]
+    fn libpq_messages_become_one_line() {
+        assert_eq!(
+            one_line("connection failed: refused\n\tIs the server running?\n"),
+            "connection failed: refused Is the server running?"
+        );
     }
 }

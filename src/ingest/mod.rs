@@ -1,6 +1,7 @@
 //! Event ingest: the platform's events, parsed once at the edge (`request`), then stored with
 //! one delivery per subscribed, enabled webhook in a single transaction (`queue`).
 
+pub mod admission;
 pub mod known_types;
 pub mod queue;
 pub mod request;

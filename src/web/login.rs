@@ -103,12 +103,13 @@ pub async fn submit(
     let typed_username = username.clone();
     let limits = state.settings.login_throttle;
     let pool = state.pool.clone();
+    let database = state.database.clone();
 
     let outcome = web::block(move || -> Result<Outcome, AppError> {
         let key = typed_username.trim().to_ascii_lowercase();
         let parsed = Username::parse(&typed_username).ok();
         let credentials = {
-            let mut conn = pool.get()?;
+            let mut conn = crate::web::state::checkout(&pool, &database)?;
             if let Verdict::Refused { retry_after } =
                 throttle::check(&mut conn, &limits, &key, &client_ip)?
             {
@@ -126,7 +127,7 @@ pub async fn submit(
             &password,
             credentials.as_ref().map(|c| c.password_hash.as_str()),
         );
-        let mut conn = pool.get()?;
+        let mut conn = crate::web::state::checkout(&pool, &database)?;
         match credentials {
             Some(found) if password_ok && found.disabled_at.is_some() => Ok(Outcome::Disabled),
             Some(found) if password_ok => {

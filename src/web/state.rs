@@ -1,5 +1,7 @@
 //! Shared application state and the one way handlers reach the database: on the blocking
-//! pool, with a pooled connection that is returned as soon as the closure ends.
+//! pool, with a pooled connection that is returned as soon as the closure ends. A checkout
+//! that fails is `AppError::Unavailable` (503); while the database monitor's last ping failed,
+//! only an idle connection that still works is taken, without waiting.
 
 use std::sync::Arc;
 
@@ -7,12 +9,18 @@ use actix_web::web;
 use diesel::PgConnection;
 
 use crate::config::Settings;
-use crate::db::PgPool;
+use crate::db::monitor::DatabaseStatus;
+use crate::db::{PgPool, PooledPg};
 use crate::domain::secret_box::SecretBox;
-use crate::error::AppError;
+use crate::error::{AppError, Unavailable};
 
 pub struct AppState {
+    /// The web pool (console, management API, ingest); the delivery worker has its own.
     pub pool: PgPool,
+    /// What the database monitor last saw (`/healthz`, and failing fast in an outage).
+    pub database: DatabaseStatus,
+    /// Bounds the ingest requests doing database work at once.
+    pub ingest_admission: crate::ingest::admission::Admission,
     pub settings: Arc<Settings>,
     /// Seals and opens the secrets stored in the database.
     pub secrets: SecretBox,
@@ -45,10 +53,34 @@ impl AppState {
         E: Send + 'static,
     {
         let pool = self.pool.clone();
+        let database = self.database.clone();
         web::block(move || {
-            let mut conn = pool.get()?;
+            let mut conn = checkout(&pool, &database)?;
             Ok::<_, AppError>(query(&mut conn))
         })
         .await?
     }
+}
+
+/// A connection from `pool` (blocking): waits up to the pool's timeout, or, while the
+/// database is known to be down, takes only an idle connection that still works.
+pub fn checkout(pool: &PgPool, database: &DatabaseStatus) -> Result<PooledPg, AppError> {
+    if database.is_down() {
+        return pool.try_get().ok_or_else(|| {
+            AppError::Unavailable(Unavailable::Database(format!(
+                "not reachable since the last health check ({})",
+                database.last_error()
+            )))
+        });
+    }
+    pool.get().map_err(|err| {
+        AppError::Unavailable(match Unavailable::from_pool(&err) {
+            // Waiting out the pool's timeout with no connection failure seen (another waiter
+            // may have been told about it) while the monitor cannot reach the database either.
+            Unavailable::Busy(_) if !database.is_reachable() => {
+                Unavailable::Database(crate::db::one_line(&err.to_string()))
+            }
+            reason => reason,
+        })
+    })
 }

@@ -357,5 +357,8 @@ pub async fn reset_password(
 }
 
 fn unexpected(err: AccountError) -> AppError {
-    AppError::Unexpected(anyhow::Error::new(err))
+    match err {
+        AccountError::Database(err) => err.into(),
+        other => AppError::Unexpected(anyhow::Error::new(other)),
+    }
 }

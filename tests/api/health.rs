@@ -25,9 +25,14 @@ async fn healthz_reports_503_when_the_database_is_unreachable() {
         .max_size(1)
         .connection_timeout(std::time::Duration::from_secs(1))
         .build_unchecked(ConnectionManager::new(missing.clone()));
+    let pools = herald::db::Pools {
+        web: pool.clone(),
+        worker: pool,
+        url: missing.clone(),
+    };
     let broken = Application::build(
         Settings::for_database(&missing),
-        pool,
+        pools,
         SecretKey::generate(),
     )
     .await

@@ -291,10 +291,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database = TestDatabase::migrated();
     let mut settings = Settings::for_database(&database.url);
     configure(&mut settings);
-    let pool = db::build_pool(&database.url, settings.db_pool_size).unwrap();
+    let pools = db::Pools::connect(&database.url, &settings).unwrap();
+    let pool = pools.web.clone();
     let secret_key_text = format!("test-secret-key-{}{}", uuid_like(), uuid_like());
     let secret_key = SecretKey::parse(&secret_key_text).unwrap();
-    let application = Application::build(settings, pool.clone(), secret_key.clone())
+    let application = Application::build(settings, pools, secret_key.clone())
         .await
         .expect("the app did not start");
     let port = application.port();

@@ -4,6 +4,7 @@ mod browser;
 mod cli;
 mod console_deliveries;
 mod csrf;
+mod db_outage;
 mod delivery;
 mod delivery_helpers;
 mod health;

@@ -1,10 +1,13 @@
 //! API errors are JSON: `{ "error": "...", "errors"?: { field: [messages] } }` with a 4xx
-//! status, never an HTML page.
+//! status, never an HTML page; 503 with `Retry-After` when the database is unavailable or
+//! ingest is at its limit, 500 for anything unexpected (logged once, on one line).
 
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::{AppError, Unavailable};
 
 /// Every API error: a message, and for 422 the messages by field; for 400 the JSON position.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -45,19 +48,36 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Unavailable(Unavailable),
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
-impl From<crate::error::AppError> for ApiError {
-    fn from(err: crate::error::AppError) -> Self {
-        ApiError::Internal(anyhow::anyhow!(err))
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        match Unavailable::find_in(err.as_ref()) {
+            Some(reason) => ApiError::Unavailable(reason),
+            None => ApiError::Internal(err),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Unavailable(reason) => ApiError::Unavailable(reason),
+            AppError::Unexpected(err) => err.into(),
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
     }
 }
 
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
-        ApiError::Internal(anyhow::Error::new(err).context("database query failed"))
+        anyhow::Error::new(err)
+            .context("database query failed")
+            .into()
     }
 }
 
@@ -73,6 +93,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,8 +119,12 @@ impl ResponseError for ApiError {
                 errors: Some(errors.clone()),
                 ..plain(message.clone())
             },
+            ApiError::Unavailable(reason) => {
+                reason.log();
+                plain(reason.to_string())
+            }
             ApiError::Internal(err) => {
-                tracing::error!("API request failed: {err:#}");
+                crate::error::log_unexpected(err);
                 plain("Herald could not complete this request; it has been logged.".into())
             }
             other => plain(other.to_string()),
@@ -112,6 +137,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests(wait) => {
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 response.insert_header(("Retry-After", seconds.max(1).to_string()));
+            }
+            ApiError::Unavailable(reason) => {
+                response.insert_header(("Retry-After", reason.retry_after_seconds().to_string()));
             }
             _ => {}
         }

@@ -110,7 +110,13 @@ pub async fn ingest(
         body.extend_from_slice(&chunk);
     }
 
-    // Authenticate, parse and queue in one trip to the blocking pool, on one connection.
+    // Authenticate, parse and queue in one trip to the blocking pool, on one connection,
+    // once admitted: a bounded number of ingest requests use the database at once.
+    let _admitted = state
+        .ingest_admission
+        .enter()
+        .await
+        .map_err(ApiError::Unavailable)?;
     let caches = state.ingest_caches.clone();
     let (shape, queued) = state
         .attempt(move |conn| {

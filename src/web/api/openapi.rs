@@ -34,7 +34,7 @@ use super::{deliveries, events, webhooks};
         deliveries::replay,
         deliveries::discard,
     ),
-    modifiers(&BearerToken)
+    modifiers(&BearerToken, &ServiceUnavailable)
 )]
 pub struct ApiDoc;
 
@@ -47,6 +47,51 @@ impl Modify for BearerToken {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every endpoint may answer 503 with `Retry-After` (the database is unavailable, or ingest
+/// is at its limit), documented once here rather than on each handler.
+struct ServiceUnavailable;
+
+impl Modify for ServiceUnavailable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "The database is unavailable, or Herald is busy (ingest at its limit): retry after the seconds in Retry-After",
+            )
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("Seconds to wait before retrying"))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("503".into())
+                    .or_insert_with(|| response.clone().into());
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ impl From<WebhookError> for AppError {
     fn from(err: WebhookError) -> Self {
         match err {
             WebhookError::NotFound => AppError::NotFound,
+            WebhookError::Database(err) => err.into(),
             other => AppError::Unexpected(anyhow::Error::new(other)),
         }
     }
