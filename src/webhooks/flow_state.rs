@@ -87,22 +87,40 @@ impl Flow {
 
     /// One short line: "Failing since 11-23 10:46 · next probe 10:47:05".
     pub fn badge(&self) -> String {
+        match self.rest() {
+            Some(rest) => format!("{} {rest}", self.lead()),
+            None => self.lead().into(),
+        }
+    }
+
+    /// The badge's first word, which pages keep on one line with the coloured dot.
+    pub fn lead(&self) -> &'static str {
+        match self.state {
+            FlowState::Healthy => "Healthy",
+            FlowState::Failing { .. } => "Failing",
+            FlowState::Paused { .. } => "Paused",
+            FlowState::Recovering { .. } => "Recovering",
+        }
+    }
+
+    /// The rest of the badge: "since 10:46:05 · next probe 10:47:05", "until 10:48:00
+    /// (receiver asked)", "(2 in flight)".
+    pub fn rest(&self) -> Option<String> {
         match &self.state {
-            FlowState::Healthy => "Healthy".into(),
+            FlowState::Healthy => None,
             FlowState::Failing {
                 since,
                 next_probe_at,
-            } => format!(
-                "Failing since {} · {}",
+            } => Some(format!(
+                "since {} · {}",
                 self.short_time(*since),
                 self.next_probe_text(*next_probe_at)
-            ),
-            FlowState::Paused { until } => {
-                format!("Paused until {} (receiver asked)", self.short_time(*until))
-            }
-            FlowState::Recovering { in_flight } => {
-                format!("Recovering ({in_flight} in flight)")
-            }
+            )),
+            FlowState::Paused { until } => Some(format!(
+                "until {} (receiver asked)",
+                self.short_time(*until)
+            )),
+            FlowState::Recovering { in_flight } => Some(format!("({in_flight} in flight)")),
         }
     }
 

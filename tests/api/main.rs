@@ -6,6 +6,7 @@ mod console_deliveries;
 mod csrf;
 mod delivery;
 mod delivery_helpers;
+mod flow_state;
 mod health;
 mod helpers;
 mod ingest;

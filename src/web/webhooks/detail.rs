@@ -39,7 +39,7 @@ impl ShowPage {
     /// "5 s", "5 min": a probe interval for the flow section's explanation.
     fn seconds_text(&self, duration: &std::time::Duration) -> String {
         let seconds = duration.as_secs();
-        if seconds >= 60 && seconds % 60 == 0 {
+        if seconds >= 60 && seconds.is_multiple_of(60) {
             format!("{} min", seconds / 60)
         } else {
             format!("{seconds} s")
