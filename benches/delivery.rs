@@ -6,9 +6,18 @@
 //! - the same with batch ingest (arrays of 500 events, 4 concurrent clients);
 //! - 2,000 events fanned out to 10 webhooks (20,000 deliveries);
 //! - ingest-to-receipt latency p50/p99 at a steady 200 events/s;
+//! - noisy neighbour: a healthy webhook's latency alone, then beside a slow, a throttled (429)
+//!   and a resetting receiver (`noisy.rs`);
+//! - ingest overload: deliveries/s while hundreds of clients flood ingest (`overload.rs`);
+//! - crash takeover: a `herald worker` killed with requests in flight, and how long until
+//!   another worker delivers them (`takeover.rs`);
 //! - Herald's peak RSS.
 //!
-//! Run with `cargo bench --bench delivery`.
+//! The last three run `BENCH_RUNS` times (3 by default) and print min/median/max, the
+//! machine's load and the CPU time of Herald and of PostgreSQL beside each run.
+//!
+//! Run with `cargo bench --bench delivery`; `BENCH_SCENARIOS=noisy,overload,takeover` picks
+//! scenarios (all by default). The other knobs are listed in README.md.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -26,6 +35,19 @@ use herald::webhooks::input::{ParseContext, WebhookInput};
 use herald::webhooks::service;
 use serde_json::json;
 
+// The scenarios' parts live in benches/delivery/ (not benches/, where cargo would take each
+// file for a benchmark of its own).
+#[path = "delivery/measure.rs"]
+mod measure;
+#[path = "delivery/noisy.rs"]
+mod noisy;
+#[path = "delivery/overload.rs"]
+mod overload;
+#[path = "delivery/receivers.rs"]
+mod receivers;
+#[path = "delivery/takeover.rs"]
+mod takeover;
+
 /// Counts deliveries and each event's ingest-to-receipt latency.
 #[derive(Default)]
 struct Receipts {
@@ -40,6 +62,23 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(run())
+}
+
+/// What the scenarios share: the API, the database and the Herald process.
+struct Bench {
+    origin: Instant,
+    client: reqwest::Client,
+    api: String,
+    token: String,
+    pool: herald::db::PgPool,
+    secrets: SecretBox,
+    database_url: String,
+    key_text: String,
+    herald: Herald,
+    /// The PostgreSQL server's main process, when it runs on this machine.
+    postmaster: Option<u32>,
+    /// The highest peak RSS of Herald processes stopped along the way.
+    earlier_peak_rss_mib: f64,
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -72,13 +111,26 @@ async fn run() -> anyhow::Result<()> {
     }
     let (_, token) = tokens::create(&mut conn, &Actor::system(), "bench", Scope::Ingest)?;
     let token = token.expose().to_owned();
+    let postmaster = measure::postmaster_pid(&mut conn);
     drop(conn);
 
-    let mut herald = Herald::start(&database_url, &key_text)?;
-    let api = format!("{}/api/v1/events", herald.url);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(32)
-        .build()?;
+    let herald = Herald::start(&database_url, &key_text)?;
+    let mut bench = Bench {
+        origin,
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(32)
+            .build()?,
+        api: format!("{}/api/v1/events", herald.url),
+        token,
+        pool,
+        secrets,
+        database_url,
+        key_text,
+        herald,
+        postmaster,
+        earlier_peak_rss_mib: 0.0,
+    };
+    let (client, api, token) = (bench.client.clone(), bench.api.clone(), bench.token.clone());
 
     println!(
         "Herald delivery benchmark ({} cores)",
@@ -100,10 +152,11 @@ async fn run() -> anyhow::Result<()> {
     )
     .await?;
 
-    // BENCH_SCENARIOS=single,batch,fanout,latency picks some (all by default).
-    let wanted =
-        std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "single,batch,fanout,latency".into());
+    // BENCH_SCENARIOS=single,batch,fanout,latency,noisy,overload,takeover picks some (all by default).
+    let wanted = std::env::var("BENCH_SCENARIOS")
+        .unwrap_or_else(|_| "single,batch,fanout,latency,noisy,overload,takeover".into());
     let wants = |name: &str| wanted.split(',').any(|w| w.trim() == name);
+    let runs: usize = measure::env_number("BENCH_RUNS", 3)?;
     if wants("single") {
         let single = scenario(
             &client,
@@ -122,7 +175,7 @@ async fn run() -> anyhow::Result<()> {
             "20,000 events → 1 webhook, 1 event per call, 16 clients",
             &single,
         );
-        herald.print_memory();
+        bench.herald.print_memory();
     }
     if wants("batch") {
         let batch = scenario(
@@ -142,7 +195,7 @@ async fn run() -> anyhow::Result<()> {
             "20,000 events → 1 webhook, batches of 500, 4 clients",
             &batch,
         );
-        herald.print_memory();
+        bench.herald.print_memory();
     }
     if wants("fanout") {
         let fan_out = scenario(
@@ -162,7 +215,7 @@ async fn run() -> anyhow::Result<()> {
             "2,000 events → 10 webhooks (20,000 deliveries), 1 per call",
             &fan_out,
         );
-        herald.print_memory();
+        bench.herald.print_memory();
     }
     if wants("latency") {
         let (p50, p99, max) = steady_latency(
@@ -180,13 +233,63 @@ async fn run() -> anyhow::Result<()> {
             "latency, ingest → receipt, steady 200 events/s for 15 s", p50, p99, max
         );
     }
+    if wants("noisy") {
+        noisy::run(&bench, runs).await?;
+        bench.herald.print_memory();
+    }
+    if wants("overload") {
+        overload::run(&bench, &receipts, runs).await?;
+        bench.herald.print_memory();
+    }
+    // Last: it stops Herald's serve process while it runs (its worker would claim too).
+    if wants("takeover") {
+        takeover::run(&mut bench, runs).await?;
+    }
     println!(
         "{:<60} {:>8.1} MiB",
         "Herald peak RSS (VmHWM)",
-        herald.peak_rss_mib()?
+        bench.herald.peak_rss_mib()?.max(bench.earlier_peak_rss_mib)
     );
-    herald.stop();
+    bench.herald.stop();
     Ok(())
+}
+
+impl Bench {
+    /// Runs `query` on a pooled connection, off the async threads.
+    async fn db<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&mut diesel::PgConnection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            query(&mut conn)
+        })
+        .await?
+    }
+
+    /// The load and CPU times now, with the serve process as Herald.
+    fn snapshot(&self) -> measure::Snapshot {
+        measure::Snapshot::take(
+            measure::process_ticks(self.herald.child.id()).unwrap_or(0),
+            self.postmaster,
+        )
+    }
+
+    /// Stops `herald serve` (remembering its peak RSS).
+    fn stop_herald(&mut self) {
+        if let Ok(peak) = self.herald.peak_rss_mib() {
+            self.earlier_peak_rss_mib = self.earlier_peak_rss_mib.max(peak);
+        }
+        self.herald.stop();
+    }
+
+    /// Starts `herald serve` again (on a new port).
+    fn start_herald(&mut self) -> anyhow::Result<()> {
+        self.herald = Herald::start(&self.database_url, &self.key_text)?;
+        self.api = format!("{}/api/v1/events", self.herald.url);
+        Ok(())
+    }
 }
 
 struct Figures {
@@ -315,8 +418,32 @@ async fn steady_latency(
     }
     let mut latencies = receipts.latencies_micros.lock().unwrap().clone();
     latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
+    let at = |q: f64| measure::percentile(&latencies, q).unwrap_or(0) as f64 / 1000.0;
     Ok((at(0.5), at(0.99), at(1.0)))
+}
+
+/// Posts one ingest request and reads the whole answer (so the connection goes back to the
+/// pool); returns the status and `Retry-After` in seconds, if any.
+async fn post(
+    client: &reqwest::Client,
+    api: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> reqwest::Result<(u16, Option<u64>)> {
+    let answer = client
+        .post(api)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await?;
+    let status = answer.status().as_u16();
+    let retry_after = answer
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    answer.bytes().await?;
+    Ok((status, retry_after))
 }
 
 fn event(event_type: &str, origin: Instant) -> serde_json::Value {
@@ -387,11 +514,24 @@ fn create_webhook(
     name: &str,
     url: &str,
     event_type: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<i64> {
+    create_webhook_with(conn, secrets, name, url, event_type, |_| {})
+}
+
+/// Creates a webhook for one event type, with `adjust` changing the defaults; returns its id.
+fn create_webhook_with(
+    conn: &mut diesel::PgConnection,
+    secrets: &SecretBox,
+    name: &str,
+    url: &str,
+    event_type: &str,
+    adjust: impl FnOnce(&mut WebhookInput),
+) -> anyhow::Result<i64> {
     let mut input = WebhookInput::defaults();
     input.name = name.into();
     input.endpoint_url = url.into();
     input.events = vec![event_type.into()];
+    adjust(&mut input);
     let catalog = herald::model::event_type::names(conn)?;
     let spec = input
         .parse(&ParseContext {
@@ -401,8 +541,8 @@ fn create_webhook(
             header_names: &[],
         })
         .map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
-    service::create(conn, &Actor::system(), &spec, secrets)?;
-    Ok(())
+    let (created, _) = service::create(conn, &Actor::system(), &spec, secrets)?;
+    Ok(created.id)
 }
 
 /// Herald as its own process, so its memory is measured alone.

@@ -143,17 +143,21 @@ impl Worker {
                 last_reclaim = Some(Instant::now());
                 self.reclaim_expired().await;
             }
-            // Claim in batches: when busy, wait until a quarter of the slots are free rather
-            // than claiming one delivery per freed slot (a database round trip each).
             let available = permits.available_permits();
-            let worth_claiming = (self.settings.concurrency / 4).max(1);
-            if available == 0 || (available < worth_claiming && !in_flight.is_empty()) {
+            if available == 0 {
+                // Every slot is busy: wait for a request to finish.
                 tokio::select! {
-                    permit = permits.clone().acquire_owned() => drop(permit),
+                    _ = in_flight.join_next() => {}
                     _ = stop.cancelled() => break,
                 }
                 continue;
             }
+            // Few slots free: let a couple of milliseconds' worth of requests finish too, so one
+            // claim serves several (a claim is a database round trip).
+            if available < (self.settings.concurrency / 4).max(1) && !in_flight.is_empty() {
+                pause(&stop, CLAIM_COALESCE).await;
+            }
+            let available = permits.available_permits();
             let limit = available.min(CLAIM_BATCH);
             let claimed_at = Instant::now();
             let claimed = {
