@@ -1,5 +1,6 @@
 //! The dashboard's figures: deliveries of the last 24 hours by status, the queue, dead letters,
-//! webhooks disabled automatically, and the latest failed attempts.
+//! webhooks failing or paused now, webhooks disabled automatically, and the latest failed
+//! attempts.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,6 +16,24 @@ pub struct Overview {
     pub dead: i64,
     pub auto_disabled: Vec<(i64, String, Option<String>)>,
     pub recent_failures: Vec<RecentFailure>,
+    /// Webhooks whose breaker is open now, or that the receiver paused (failing first).
+    pub held_back: Vec<HeldBack>,
+    /// How many webhooks are failing now (`held_back` lists at most [`HELD_BACK_SHOWN`]).
+    pub failing: i64,
+    pub paused: i64,
+}
+
+pub const HELD_BACK_SHOWN: i64 = 20;
+
+/// A webhook that is failing or paused now, with its flow row.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct HeldBack {
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub enabled: bool,
+    #[diesel(embed)]
+    pub flow: crate::model::webhook_flow::WebhookFlow,
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -87,7 +106,32 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
          LIMIT 10",
     )
     .load(conn)?;
+    let held_back = diesel::sql_query(
+        "SELECT w.name, w.enabled, f.*
+         FROM webhook_flow f JOIN webhooks w ON w.id = f.webhook_id
+         WHERE f.circuit = 'failing' OR f.paused_until > now()
+         ORDER BY f.circuit = 'failing' DESC, f.failing_since, f.paused_until, w.name
+         LIMIT $1",
+    )
+    .bind::<BigInt, _>(HELD_BACK_SHOWN)
+    .load(conn)?;
+    let (failing, paused) = {
+        use crate::db::schema::webhook_flow;
+        let failing = webhook_flow::table
+            .filter(webhook_flow::circuit.eq("failing"))
+            .count()
+            .get_result(conn)?;
+        let paused = webhook_flow::table
+            .filter(webhook_flow::circuit.ne("failing"))
+            .filter(webhook_flow::paused_until.gt(diesel::dsl::now))
+            .count()
+            .get_result(conn)?;
+        (failing, paused)
+    };
     Ok(Overview {
+        held_back,
+        failing,
+        paused,
         last_day,
         queued,
         oldest_queued_at,

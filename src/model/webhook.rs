@@ -111,6 +111,8 @@ pub struct WebhookValues {
     pub on_client_error: String,
     pub disable_when_exhausted: bool,
     pub timeout_seconds: i32,
+    pub max_in_flight: i32,
+    pub rate_limit_per_second: Option<i32>,
     pub updated_by: String,
 }
 

@@ -1,5 +1,6 @@
 //! `/`: how delivery is going — the last 24 hours by status, the queue and its oldest entry,
-//! dead letters waiting, webhooks disabled automatically, and the latest failures.
+//! dead letters waiting, webhooks failing or paused now, webhooks disabled automatically, and
+//! the latest failures.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -10,6 +11,15 @@ use super::state::AppState;
 use crate::auth::current_user::CurrentUser;
 use crate::error::AppError;
 use crate::model::dashboard::{self, Overview};
+use crate::webhooks::flow_state::Flow;
+
+/// A webhook held back now (breaker open, or paused by its receiver).
+struct HeldBackRow {
+    id: i64,
+    name: String,
+    enabled: bool,
+    flow: Flow,
+}
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
@@ -17,6 +27,7 @@ struct DashboardPage {
     ctx: PageContext,
     me: CurrentUser,
     overview: Overview,
+    held_back: Vec<HeldBackRow>,
     rendered_at: DateTime<Utc>,
 }
 
@@ -33,6 +44,11 @@ impl DashboardPage {
         self.overview.last_day.iter().map(|(_, n)| n).sum()
     }
 
+    /// Whether more webhooks are held back than the list shows.
+    fn more_held_back(&self) -> bool {
+        self.overview.failing + self.overview.paused > self.held_back.len() as i64
+    }
+
     /// "3 min" for the oldest delivery still queued.
     fn oldest_queued_age(&self) -> Option<String> {
         self.overview.oldest_queued_at.map(|at| {
@@ -47,11 +63,22 @@ pub async fn show(
     ctx: PageContext,
     me: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let overview = state.run(dashboard::overview).await?;
+    let mut overview = state.run(dashboard::overview).await?;
+    let now = Utc::now();
+    let held_back = std::mem::take(&mut overview.held_back)
+        .into_iter()
+        .map(|h| HeldBackRow {
+            id: h.flow.webhook_id,
+            name: h.name,
+            enabled: h.enabled,
+            flow: Flow::of(Some(&h.flow), now),
+        })
+        .collect();
     render(&DashboardPage {
         ctx: ctx.in_section("dashboard"),
         me,
         overview,
-        rendered_at: Utc::now(),
+        held_back,
+        rendered_at: now,
     })
 }

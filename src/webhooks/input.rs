@@ -7,6 +7,7 @@ use validator::Validate;
 use super::dispatch::DispatchTiming;
 use super::endpoint::EndpointUrl;
 use super::headers::{self, CustomHeader};
+use super::limits::DeliveryLimits;
 use super::receiver_auth::ReceiverAuth;
 use super::retry::RetryPolicy;
 use crate::model::webhook::Webhook;
@@ -41,6 +42,10 @@ pub struct WebhookInput {
     pub on_client_error: String,
     pub disable_when_exhausted: Option<String>,
     pub timeout_seconds: String,
+    /// Blank = the default (8).
+    pub max_in_flight: String,
+    /// Blank = no limit.
+    pub rate_limit_per_second: String,
     pub enabled: Option<String>,
 }
 
@@ -80,6 +85,7 @@ pub struct WebhookSpec {
     pub on_client_error: ClientErrorAction,
     pub disable_when_exhausted: bool,
     pub timeout_seconds: i32,
+    pub limits: DeliveryLimits,
     pub enabled: bool,
 }
 
@@ -114,6 +120,8 @@ impl WebhookInput {
             retry_max_attempts: "60".into(),
             on_client_error: "dead_letter".into(),
             timeout_seconds: "15".into(),
+            max_in_flight: DeliveryLimits::DEFAULT_MAX_IN_FLIGHT.to_string(),
+            rate_limit_per_second: String::new(),
             enabled: Some("on".into()),
             ..Default::default()
         }
@@ -147,6 +155,11 @@ impl WebhookInput {
             on_client_error: webhook.on_client_error.clone(),
             disable_when_exhausted: on(webhook.disable_when_exhausted),
             timeout_seconds: webhook.timeout_seconds.to_string(),
+            max_in_flight: webhook.max_in_flight.to_string(),
+            rate_limit_per_second: webhook
+                .rate_limit_per_second
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
             enabled: on(webhook.enabled),
         }
     }
@@ -270,6 +283,15 @@ impl WebhookInput {
             super::dispatch::parse_in_range(&self.timeout_seconds, 1, 30)
                 .ok_or_else(|| "Enter 1 to 30 seconds.".to_owned())
         });
+        let limits = match DeliveryLimits::parse(&self.max_in_flight, &self.rate_limit_per_second) {
+            Ok(limits) => Some(limits),
+            Err(problems) => {
+                for (field, message) in problems {
+                    errors.add(field, message);
+                }
+                None
+            }
+        };
 
         match (
             name,
@@ -281,6 +303,7 @@ impl WebhookInput {
             retry,
             on_client_error,
             timeout_seconds,
+            limits,
         ) {
             (
                 Some(name),
@@ -292,6 +315,7 @@ impl WebhookInput {
                 Some(retry),
                 Some(on_client_error),
                 Some(timeout_seconds),
+                Some(limits),
             ) if errors.is_empty() => Ok(WebhookSpec {
                 name,
                 description: self.description.trim().to_owned(),
@@ -305,6 +329,7 @@ impl WebhookInput {
                 on_client_error,
                 disable_when_exhausted: checked(&self.disable_when_exhausted),
                 timeout_seconds,
+                limits,
                 enabled: checked(&self.enabled),
             }),
             _ => Err(errors),

@@ -3,8 +3,10 @@
 
 pub mod dispatch;
 pub mod endpoint;
+pub mod flow_state;
 pub mod headers;
 pub mod input;
+pub mod limits;
 pub mod receiver_auth;
 pub mod retry;
 pub mod service;

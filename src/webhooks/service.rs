@@ -108,6 +108,8 @@ fn values_for(
         on_client_error: spec.on_client_error.as_str().into(),
         disable_when_exhausted: spec.disable_when_exhausted,
         timeout_seconds: spec.timeout_seconds,
+        max_in_flight: spec.limits.max_in_flight(),
+        rate_limit_per_second: spec.limits.rate_limit_per_second(),
         updated_by: actor.name.clone(),
     }
 }
@@ -320,6 +322,11 @@ fn changed_fields(
     check(
         "timeout_seconds",
         before.timeout_seconds != after.timeout_seconds,
+    );
+    check("max_in_flight", before.max_in_flight != after.max_in_flight);
+    check(
+        "rate_limit_per_second",
+        before.rate_limit_per_second != after.rate_limit_per_second,
     );
     check("enabled", before.enabled != after.enabled);
     changed

@@ -131,6 +131,27 @@ impl Chrome {
         self.wait_for_text("h1", "Dashboard").await;
     }
 
+    /// Resizes the window so the page itself (the viewport) is `width` × `height`.
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+        let inner = self
+            .client
+            .execute("return [window.innerWidth, window.innerHeight]", vec![])
+            .await
+            .unwrap();
+        let side = |i: usize| inner[i].as_u64().unwrap() as u32;
+        let (extra_w, extra_h) = (
+            width.saturating_sub(side(0)),
+            height.saturating_sub(side(1)),
+        );
+        if extra_w > 0 || extra_h > 0 {
+            self.client
+                .set_window_size(width + extra_w, height + extra_h)
+                .await
+                .unwrap();
+        }
+    }
+
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
@@ -431,5 +452,127 @@ async fn a_manager_follows_a_failure_fixes_the_receiver_and_replays_it_in_a_real
     chrome.wait_for_text("main", "Recent deliveries").await;
     chrome.screenshot("36-webhook-health").await;
     assert_eq!(receiver.received().len(), 2);
+    chrome.close().await;
+}
+
+#[tokio::test]
+async fn failing_paused_and_recovering_webhooks_are_shown_in_a_real_browser() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let app = crate::helpers::spawn_app_with(|s| s.worker.enabled = false).await;
+    app.add_user("noor", Role::Manager).await;
+    let base = app.address.clone();
+    let mut ids = Vec::new();
+    for (name, url) in [
+        (
+            "Grades export",
+            "https://grades.example.com/lms/webhooks/completions",
+        ),
+        ("HR onboarding", "https://hr.example.com/hooks/lms"),
+        ("Badge wall", "https://badges.example.org/in"),
+        ("Power BI", "https://powerbi.example.net/push"),
+    ] {
+        let (hook, _) =
+            crate::delivery_helpers::create_webhook(&app, url, |i| i.name = name.into()).await;
+        ids.push(hook.id);
+    }
+    let (failing, paused, recovering) = (ids[0], ids[2], ids[3]);
+    app.with_conn(move |conn| {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute(&format!(
+            "UPDATE webhook_flow SET circuit = 'failing', consecutive_failures = 14,
+                    failing_since = now() - interval '23 minutes',
+                    next_probe_at = now() + interval '2 minutes', probe_interval_seconds = 160
+             WHERE webhook_id = {failing};
+             UPDATE webhook_flow SET paused_until = now() + interval '90 seconds'
+             WHERE webhook_id = {paused};
+             UPDATE webhook_flow SET ramp = 4 WHERE webhook_id = {recovering};
+             UPDATE webhooks SET max_in_flight = 16, rate_limit_per_second = 20
+             WHERE id = {failing}"
+        ))
+        .unwrap();
+    })
+    .await;
+
+    chrome.sign_in(&base, "noor").await;
+    for (width, height) in [(1440, 900), (390, 844)] {
+        chrome.set_viewport(width, height).await;
+        chrome
+            .client
+            .goto(&format!("{base}/webhooks"))
+            .await
+            .unwrap();
+        chrome.wait_for_text("table", "Failing since").await;
+        chrome
+            .screenshot(&format!("40-webhooks-flow-{width}"))
+            .await;
+        if width < 600 {
+            chrome
+                .client
+                .execute(
+                    "document.querySelector('.table-wrap').scrollIntoView()",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            chrome.screenshot("40-webhooks-flow-390-table").await;
+        }
+        chrome
+            .client
+            .goto(&format!("{base}/webhooks/{failing}"))
+            .await
+            .unwrap();
+        chrome.wait_for_text("main", "Delivery flow").await;
+        chrome
+            .screenshot(&format!("41-webhook-failing-{width}"))
+            .await;
+        chrome
+            .client
+            .execute(
+                "document.getElementById('flow-heading').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        chrome
+            .screenshot(&format!("42-webhook-failing-flow-{width}"))
+            .await;
+        chrome.client.goto(&base).await.unwrap();
+        chrome.wait_for_text("main", "Failing receivers").await;
+        chrome
+            .client
+            .execute(
+                "document.getElementById('held-back-heading').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        chrome
+            .screenshot(&format!("43-dashboard-failing-{width}"))
+            .await;
+        chrome
+            .client
+            .goto(&format!("{base}/webhooks/{failing}/edit"))
+            .await
+            .unwrap();
+        chrome.fill("#max_in_flight", "0").await;
+        chrome.fill("#rate_limit_per_second", "99999").await;
+        chrome.click("form.webhook-form button[type=submit]").await;
+        chrome
+            .wait_for_text("main", "Please correct the 2 fields")
+            .await;
+        chrome
+            .client
+            .execute(
+                "document.getElementById('max_in_flight').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        chrome
+            .screenshot(&format!("44-webhook-form-limits-error-{width}"))
+            .await;
+    }
     chrome.close().await;
 }

@@ -7,6 +7,7 @@ mod csrf;
 mod db_outage;
 mod delivery;
 mod delivery_helpers;
+mod flow_state;
 mod health;
 mod helpers;
 mod ingest;

@@ -297,7 +297,7 @@ async fn the_console_and_the_api_give_the_same_messages_for_the_same_input() {
     let app = spawn_app().await;
     let api = Api::new(&app, Scope::Manage).await;
     let (_, body) = api
-        .post("/api/v1/webhooks", json!({ "name": "S".repeat(121), "endpoint_url": "https://x.example.com", "timeout_seconds": 99, "dispatch_mode": "batched", "batch_window_minutes": 0 }))
+        .post("/api/v1/webhooks", json!({ "name": "S".repeat(121), "endpoint_url": "https://x.example.com", "timeout_seconds": 99, "dispatch_mode": "batched", "batch_window_minutes": 0, "max_in_flight": 0, "rate_limit_per_second": 20000 }))
         .await;
     app.login_as(Role::Manager).await;
     let html = app
@@ -309,6 +309,8 @@ async fn the_console_and_the_api_give_the_same_messages_for_the_same_input() {
                 ("timeout_seconds", "99"),
                 ("dispatch_mode", "batched"),
                 ("batch_window_minutes", "0"),
+                ("max_in_flight", "0"),
+                ("rate_limit_per_second", "20000"),
                 ("events", "course.completed"),
             ],
         )
@@ -316,7 +318,13 @@ async fn the_console_and_the_api_give_the_same_messages_for_the_same_input() {
         .text()
         .await
         .unwrap();
-    for field in ["name", "timeout_seconds", "batch_window_minutes"] {
+    for field in [
+        "name",
+        "timeout_seconds",
+        "batch_window_minutes",
+        "max_in_flight",
+        "rate_limit_per_second",
+    ] {
         let message = body["errors"][field][0].as_str().unwrap();
         assert!(html.contains(message), "console lacks {message:?}");
     }
@@ -501,4 +509,106 @@ async fn deliveries_and_dead_letters_are_read_and_replayed_over_the_api() {
     let (status, body) = manage.get("/api/v1/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body["error"].is_string());
+}
+
+#[tokio::test]
+async fn the_api_sets_keeps_and_clears_the_delivery_limits() {
+    let app = spawn_app().await;
+    let api = Api::new(&app, Scope::Manage).await;
+    let mut body = hook("Paced");
+    body["max_in_flight"] = json!(32);
+    body["rate_limit_per_second"] = json!(100);
+    let (status, created) = api.post("/api/v1/webhooks", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["max_in_flight"], 32);
+    assert_eq!(created["rate_limit_per_second"], 100);
+    assert_eq!(created["flow"]["state"], "healthy");
+    let one = format!("/api/v1/webhooks/{}", created["id"]);
+    let (_, read) = api.get(&one).await;
+    assert_eq!(
+        (&read["max_in_flight"], &read["rate_limit_per_second"]),
+        (&json!(32), &json!(100))
+    );
+
+    // PATCH: null clears the rate limit, absent keeps each field.
+    let (api_ref, one_ref) = (&api, one.as_str());
+    let patch = move |body: Value| api_ref.send(reqwest::Method::PATCH, one_ref, body);
+    let (status, changed) = patch(json!({ "rate_limit_per_second": null })).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["rate_limit_per_second"], Value::Null);
+    assert_eq!(changed["max_in_flight"], 32);
+    let (_, changed) = patch(json!({ "max_in_flight": 2 })).await;
+    assert_eq!(
+        (&changed["max_in_flight"], &changed["rate_limit_per_second"]),
+        (&json!(2), &Value::Null)
+    );
+    let (_, changed) = patch(json!({ "rate_limit_per_second": 5, "description": "x" })).await;
+    assert_eq!(
+        (&changed["max_in_flight"], &changed["rate_limit_per_second"]),
+        (&json!(2), &json!(5))
+    );
+    // PUT replaces: absent = the defaults.
+    let (status, replaced) = api.send(reqwest::Method::PUT, &one, hook("Paced")).await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(
+        (
+            &replaced["max_in_flight"],
+            &replaced["rate_limit_per_second"]
+        ),
+        (&json!(8), &Value::Null)
+    );
+
+    // Out of range: 422 with the console's messages, by field; nothing changes.
+    for (field, value) in [
+        ("max_in_flight", json!(0)),
+        ("max_in_flight", json!(257)),
+        ("max_in_flight", json!(4_294_967_296_i64)),
+        ("rate_limit_per_second", json!(0)),
+        ("rate_limit_per_second", json!(10_001)),
+    ] {
+        let mut body = hook("Too fast");
+        body[field] = value.clone();
+        let (status, answer) = api.post("/api/v1/webhooks", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field} {value}");
+        assert!(
+            answer["errors"][field][0]
+                .as_str()
+                .unwrap()
+                .contains("from 1 to"),
+            "{answer}"
+        );
+        let (status, answer) = patch(json!({ field: value })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer["errors"][field][0].is_string(), "{answer}");
+    }
+    let (status, answer) = patch(json!({ "max_in_flight": "lots" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["errors"]["body"][0].is_string());
+    let (_, after) = api.get(&one).await;
+    assert_eq!(
+        (&after["max_in_flight"], &after["rate_limit_per_second"]),
+        (&json!(8), &Value::Null)
+    );
+
+    // The audit names the fields an edit changed; read tokens change nothing.
+    let id = after["id"].as_i64().unwrap().to_string();
+    let entries = app
+        .with_conn(move |conn| herald::model::audit::for_target(conn, "webhook", &id).unwrap())
+        .await;
+    let changes: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e.action == "webhook.updated")
+        .map(|e| &e.details["changed"])
+        .collect();
+    assert!(
+        changes.contains(&&json!(["rate_limit_per_second"])),
+        "{changes:?}"
+    );
+    assert!(changes.contains(&&json!(["max_in_flight"])), "{changes:?}");
+    let read = Api::new(&app, Scope::Read).await;
+    let (status, _) = read
+        .send(reqwest::Method::PATCH, &one, json!({ "max_in_flight": 64 }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(api.get(&one).await.1["max_in_flight"], 8);
 }

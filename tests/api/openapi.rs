@@ -33,6 +33,11 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, strict: bool) -> 
         }
     }
     let mut problems = Vec::new();
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        return vec![format!("{at}: {value} is not one of {allowed:?}")];
+    }
     if let Some(types) = schema.get("type") {
         let types: Vec<&str> = match types {
             Value::String(t) => vec![t.as_str()],
@@ -152,6 +157,17 @@ async fn every_response_matches_the_openapi_document() {
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert_eq!(
+        doc["components"]["schemas"]["FlowStateName"]["enum"],
+        json!(["healthy", "failing", "paused", "recovering"])
+    );
+    let view = &doc["components"]["schemas"]["WebhookView"]["properties"];
+    for field in ["max_in_flight", "rate_limit_per_second", "flow"] {
+        assert!(
+            view[field].is_object(),
+            "WebhookView.{field} is not documented"
+        );
+    }
     let mut c = Checker {
         app: &app,
         doc,
@@ -169,14 +185,28 @@ async fn every_response_matches_the_openapi_document() {
     let one = format!("/api/v1/webhooks/{id}");
     c.call(Method::GET, "/api/v1/webhooks", "/api/v1/webhooks", m, None)
         .await;
-    c.call(Method::GET, &one, "/api/v1/webhooks/{id}", m, None)
+    // A failing (breaker open) webhook fills every field of its flow state.
+    app.with_conn(move |conn| {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "UPDATE webhook_flow SET circuit = 'failing', consecutive_failures = 10,
+                    failing_since = now(), next_probe_at = now() + interval '5 seconds',
+                    paused_until = now() + interval '1 minute' WHERE webhook_id = {id}"
+        ))
+        .execute(conn)
+        .unwrap()
+    })
+    .await;
+    let failing = c
+        .call(Method::GET, &one, "/api/v1/webhooks/{id}", m, None)
         .await;
+    assert_eq!(failing["flow"]["state"], "failing");
     c.call(
         Method::PATCH,
         &one,
         "/api/v1/webhooks/{id}",
         m,
-        Some(json!({ "description": "documented" })),
+        Some(json!({ "description": "documented", "max_in_flight": 4, "rate_limit_per_second": null })),
     )
     .await;
     c.call(
@@ -352,5 +382,11 @@ fn the_checker_catches_drift() {
     assert!(
         !check(&doc, &schema, &json!({ "a": 1, "c": 2 }), "x", true).is_empty(),
         "undocumented field"
+    );
+    let states = json!({ "type": "string", "enum": ["healthy", "failing"] });
+    assert!(check(&doc, &states, &json!("failing"), "x", true).is_empty());
+    assert!(
+        !check(&doc, &states, &json!("sleeping"), "x", true).is_empty(),
+        "not in the enum"
     );
 }

@@ -776,7 +776,9 @@ async fn viewers_read_everything_and_get_403_on_every_manage_action() {
             "GET {path}"
         );
     }
-    let form = Form::valid("Sneaky");
+    let form = Form::valid("Sneaky")
+        .set("max_in_flight", "200")
+        .set("rate_limit_per_second", "1");
     for path in [
         "/webhooks/new".to_owned(),
         format!("/webhooks/{id}/edit"),
@@ -794,6 +796,10 @@ async fn viewers_read_everything_and_get_403_on_every_manage_action() {
     let after = only_webhook(&app).await;
     assert_eq!(after.name, "Read only");
     assert!(after.enabled);
+    assert_eq!(
+        (after.max_in_flight, after.rate_limit_per_second),
+        (8, None)
+    );
     let count: i64 = app
         .with_conn(|conn| webhooks::table.count().get_result(conn).unwrap())
         .await;
@@ -810,4 +816,136 @@ async fn managers_and_admins_read_the_audit_log_with_filters() {
     let html = app.get_html("/audit?action=user.").await;
     assert!(!html.contains("webhook.created"));
     assert!(html.contains("user.created"));
+}
+
+#[tokio::test]
+async fn the_delivery_limits_are_set_on_create_and_edit_and_audited() {
+    let app = spawn_app().await;
+    app.login_as(Role::Manager).await;
+    let new = app.get_html("/webhooks/new").await;
+    assert!(
+        new.contains("Max requests in flight") && new.contains("Rate limit (requests per second)")
+    );
+    assert!(
+        new.contains("id=\"max_in_flight\" name=\"max_in_flight\" type=\"number\" value=\"8\"")
+    );
+    assert!(new.contains(
+        "id=\"rate_limit_per_second\" name=\"rate_limit_per_second\" type=\"number\" value=\"\""
+    ));
+    assert!(new.contains("Protects the receiver from too many requests at once"));
+    assert!(new.contains("Protects the receiver from bursts"));
+
+    let form = Form::valid("Paced")
+        .set("max_in_flight", "16")
+        .set("rate_limit_per_second", "50");
+    assert_eq!(create(&app, &form).await.status(), StatusCode::CREATED);
+    let stored = only_webhook(&app).await;
+    assert_eq!(
+        (stored.max_in_flight, stored.rate_limit_per_second),
+        (16, Some(50))
+    );
+    let edit = app.get_html(&format!("/webhooks/{}/edit", stored.id)).await;
+    assert!(edit.contains("name=\"max_in_flight\" type=\"number\" value=\"16\""));
+    assert!(edit.contains("name=\"rate_limit_per_second\" type=\"number\" value=\"50\""));
+
+    // Blank rate = no limit; the audit names both changed fields.
+    let edited = form
+        .set("max_in_flight", "4")
+        .set("rate_limit_per_second", "");
+    let response = app
+        .post_form(&format!("/webhooks/{}/edit", stored.id), &edited.pairs())
+        .await;
+    assert_redirects_to(&response, &format!("/webhooks/{}", stored.id));
+    let after = only_webhook(&app).await;
+    assert_eq!(
+        (after.max_in_flight, after.rate_limit_per_second),
+        (4, None)
+    );
+    let id = stored.id.to_string();
+    let entries = app
+        .with_conn(move |conn| audit::for_target(conn, "webhook", &id).unwrap())
+        .await;
+    let updated = entries
+        .iter()
+        .find(|e| e.action == "webhook.updated")
+        .unwrap();
+    assert_eq!(
+        updated.details["changed"],
+        serde_json::json!(["max_in_flight", "rate_limit_per_second"])
+    );
+
+    let page = app.get_html(&format!("/webhooks/{}", stored.id)).await;
+    assert!(page.contains("<dt>Max requests in flight</dt><dd>4</dd>"));
+    assert!(page.contains("<dt>Rate limit</dt><dd><span class=\"muted\">none</span></dd>"));
+
+    // A form without the fields (an older client) keeps the defaults: 8, no limit.
+    let response = create(&app, &Form::valid("Plain").without("max_in_flight")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let plain = app
+        .with_conn(|conn| {
+            webhooks::table
+                .filter(webhooks::name.eq("Plain"))
+                .select(Webhook::as_select())
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(
+        (plain.max_in_flight, plain.rate_limit_per_second),
+        (8, None)
+    );
+}
+
+#[tokio::test]
+async fn bad_delivery_limits_get_a_message_beside_the_field_and_the_input_comes_back() {
+    let app = spawn_app().await;
+    app.login_as(Role::Manager).await;
+    for (max_in_flight, rate) in [("0", "10001"), ("257", "0"), ("many", "2.5")] {
+        let response = create(
+            &app,
+            &Form::valid("Too fast")
+                .set("max_in_flight", max_in_flight)
+                .set("rate_limit_per_second", rate),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("Please correct the 2 fields marked below"),
+            "{max_in_flight}"
+        );
+        assert!(html.contains(&format!(
+            "name=\"max_in_flight\" type=\"number\" value=\"{max_in_flight}\""
+        )));
+        assert!(html.contains(&format!(
+            "name=\"rate_limit_per_second\" type=\"number\" value=\"{rate}\""
+        )));
+        assert!(html.contains(
+            "<p class=\"field-error\" id=\"max_in_flight-error\" role=\"alert\">Enter a whole number of requests from 1 to 256.</p>"
+        ));
+        assert!(html.contains(
+            "<p class=\"field-error\" id=\"rate_limit_per_second-error\" role=\"alert\">Enter a whole number of requests per second from 1 to 10000, or leave it blank for no limit.</p>"
+        ));
+        // The rest of the input is kept too.
+        assert!(html.contains("value=\"Too fast\""));
+    }
+    let count: i64 = app
+        .with_conn(|conn| webhooks::table.count().get_result(conn).unwrap())
+        .await;
+    assert_eq!(count, 0);
+
+    // The same on edit: nothing changes.
+    create(&app, &Form::valid("Steady")).await;
+    let stored = only_webhook(&app).await;
+    let response = app
+        .post_form(
+            &format!("/webhooks/{}/edit", stored.id),
+            &Form::valid("Steady").set("max_in_flight", "300").pairs(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"max_in_flight-error\""));
+    assert!(!html.contains("id=\"rate_limit_per_second-error\""));
+    assert_eq!(only_webhook(&app).await.max_in_flight, 8);
 }

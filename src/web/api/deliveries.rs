@@ -207,8 +207,12 @@ pub struct AttemptView {
     #[schema(value_type = Option<Object>)]
     response_headers: Option<serde_json::Value>,
     response_body: Option<String>,
+    /// dns, connect, tls, timeout, http, refused_target, io, or worker_lost (the worker stopped
+    /// while the request was in flight).
     error_kind: Option<String>,
     error_message: Option<String>,
+    /// delivered, retry, dead, disabled, or unknown (worker_lost: whether the receiver got it is
+    /// not known; the delivery is sent again).
     outcome: String,
 }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::webhook::Webhook;
+use crate::webhooks::flow_state::{Flow, FlowState};
 use crate::webhooks::input::WebhookInput;
 
 /// A webhook as sent by an API client. Absent fields take the defaults on create and PUT, and
@@ -35,6 +36,22 @@ pub struct WebhookRequest {
     pub on_client_error: Option<String>,
     pub disable_when_exhausted: Option<bool>,
     pub timeout_seconds: Option<i64>,
+    /// Requests in flight at once toward the receiver, across all workers: 1 to 256 (default 8).
+    pub max_in_flight: Option<i64>,
+    /// Requests per second toward the receiver: 1 to 10000; `null` = no limit (the default).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub rate_limit_per_second: Option<Option<i64>>,
+}
+
+/// A field that may be sent as `null`: `Some(None)` then, and `None` only when absent (with
+/// `#[serde(default)]`), so PATCH can tell "clear it" from "keep it".
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -120,6 +137,12 @@ impl WebhookRequest {
         if let Some(v) = self.timeout_seconds {
             base.timeout_seconds = v.to_string();
         }
+        if let Some(v) = self.max_in_flight {
+            base.max_in_flight = v.to_string();
+        }
+        if let Some(v) = self.rate_limit_per_second {
+            base.rate_limit_per_second = v.map(|v| v.to_string()).unwrap_or_default();
+        }
         base
     }
 }
@@ -155,6 +178,12 @@ pub struct WebhookView {
     pub on_client_error: String,
     pub disable_when_exhausted: bool,
     pub timeout_seconds: i32,
+    /// Requests in flight at once toward the receiver, across all workers.
+    pub max_in_flight: i32,
+    /// Requests per second toward the receiver; `null` = no limit.
+    pub rate_limit_per_second: Option<i32>,
+    /// How deliveries flow to the receiver right now.
+    pub flow: FlowView,
     pub created_by: String,
     pub updated_by: String,
     pub created_at: DateTime<Utc>,
@@ -167,6 +196,7 @@ impl WebhookView {
         events: Vec<String>,
         header_names: Vec<String>,
         signing_secret_masked: Option<String>,
+        flow: &Flow,
     ) -> Self {
         Self {
             id: hook.id,
@@ -195,10 +225,63 @@ impl WebhookView {
             on_client_error: hook.on_client_error,
             disable_when_exhausted: hook.disable_when_exhausted,
             timeout_seconds: hook.timeout_seconds,
+            max_in_flight: hook.max_in_flight,
+            rate_limit_per_second: hook.rate_limit_per_second,
+            flow: FlowView::from(flow),
             created_by: hook.created_by,
             updated_by: hook.updated_by,
             created_at: hook.created_at,
             updated_at: hook.updated_at,
+        }
+    }
+}
+
+/// `healthy`: sending normally. `failing`: the receiver failed too often in a row; queued
+/// deliveries are held (uncharged, in order) while one probe goes out at growing intervals.
+/// `paused`: the receiver answered 429 with Retry-After; nothing is sent before `paused_until`.
+/// `recovering`: a probe got through; sending ramps up from one request in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowStateName {
+    Healthy,
+    Failing,
+    Paused,
+    Recovering,
+}
+
+/// A webhook's delivery flow now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FlowView {
+    pub state: FlowStateName,
+    /// Failed attempts in a row (network errors, timeouts, 5xx, 408).
+    pub consecutive_failures: i32,
+    /// When it went failing (only while `failing`).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When the next probe may go out (only while `failing`; a past time means with the next
+    /// due delivery).
+    pub next_probe_at: Option<DateTime<Utc>>,
+    /// Nothing is sent before this time (the receiver's Retry-After); `null` when not paused.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// While `recovering`: how many requests may be in flight now (doubling with each success
+    /// up to `max_in_flight`).
+    pub recovering_in_flight: Option<i32>,
+}
+
+impl From<&Flow> for FlowView {
+    fn from(flow: &Flow) -> Self {
+        let (state, recovering_in_flight) = match flow.state {
+            FlowState::Healthy => (FlowStateName::Healthy, None),
+            FlowState::Failing { .. } => (FlowStateName::Failing, None),
+            FlowState::Paused { .. } => (FlowStateName::Paused, None),
+            FlowState::Recovering { in_flight } => (FlowStateName::Recovering, Some(in_flight)),
+        };
+        Self {
+            state,
+            consecutive_failures: flow.consecutive_failures,
+            failing_since: flow.failing_since(),
+            next_probe_at: flow.next_probe_at(),
+            paused_until: flow.paused_until,
+            recovering_in_flight,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! tokens (reading also with `read`). Input goes through `WebhookInput::parse`, the console's
 //! parser, and changes through the same service, so rules and audit entries are identical.
 
+use std::collections::HashMap;
+
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -14,9 +16,11 @@ use crate::delivery::ping;
 use crate::domain::secret_box::SecretBox;
 use crate::model::audit::Actor;
 use crate::model::webhook::{self, ListFilter};
+use crate::model::webhook_flow::{self, WebhookFlow};
 use crate::model::{PageRequest, event_type};
 use crate::tokens::Scope;
 use crate::web::state::AppState;
+use crate::webhooks::flow_state::Flow;
 use crate::webhooks::input::{ParseContext, WebhookInput};
 use crate::webhooks::service::{self, WebhookError};
 
@@ -71,9 +75,16 @@ pub async fn list(
     let (paged, views) = state
         .run(move |conn| {
             let paged = webhook::list(conn, &filter, page)?;
+            let ids: Vec<i64> = paged.items.iter().map(|w| w.id).collect();
+            let flows: HashMap<i64, WebhookFlow> = webhook_flow::of_webhooks(conn, &ids)?
+                .into_iter()
+                .map(|f| (f.webhook_id, f))
+                .collect();
+            let now = chrono::Utc::now();
             let mut views = Vec::with_capacity(paged.items.len());
             for hook in &paged.items {
-                views.push(view(conn, hook.clone(), &secrets)?);
+                let flow = Flow::of(flows.get(&hook.id), now);
+                views.push(view_with_flow(conn, hook.clone(), &flow, &secrets)?);
             }
             Ok::<_, diesel::result::Error>((paged, views))
         })
@@ -100,9 +111,21 @@ pub async fn list(
     }))
 }
 
+/// One webhook's view, its flow state read here.
 fn view(
     conn: &mut diesel::PgConnection,
     hook: webhook::Webhook,
+    secrets: &SecretBox,
+) -> diesel::QueryResult<WebhookView> {
+    let row = webhook_flow::of_webhooks(conn, &[hook.id])?.pop();
+    let flow = Flow::of(row.as_ref(), chrono::Utc::now());
+    view_with_flow(conn, hook, &flow, secrets)
+}
+
+fn view_with_flow(
+    conn: &mut diesel::PgConnection,
+    hook: webhook::Webhook,
+    flow: &Flow,
     secrets: &SecretBox,
 ) -> diesel::QueryResult<WebhookView> {
     let events = webhook::events_of(conn, hook.id)?;
@@ -111,7 +134,7 @@ fn view(
         .map(|h| h.name)
         .collect();
     let masked = service::masked_secret(&hook, secrets);
-    Ok(WebhookView::new(hook, events, headers, masked))
+    Ok(WebhookView::new(hook, events, headers, masked, flow))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), responses((status = 200, body = WebhookView), (status = 404, description = "Not found", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::delivery::breaker::BreakerSettings;
 use crate::error::AppError;
 use crate::model::audit::{self, AuditEntry};
 use crate::model::delivery;
@@ -10,8 +11,10 @@ use crate::model::delivery_attempt::{self, Attempt};
 use crate::model::delivery_list::{self, Cursor, DeliveryFilter, ListedDelivery};
 use crate::model::health::{self, WebhookHealth};
 use crate::model::webhook::{self, Webhook};
+use crate::model::webhook_flow;
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
+use crate::webhooks::flow_state::Flow;
 use crate::webhooks::service;
 
 #[derive(Template)]
@@ -27,6 +30,21 @@ struct ShowPage {
     test_result: Option<TestResult>,
     health: WebhookHealth,
     recent: Vec<ListedDelivery>,
+    flow: Flow,
+    /// When this process's worker opens the breaker and how often it probes.
+    breaker: BreakerSettings,
+}
+
+impl ShowPage {
+    /// "5 s", "5 min": a probe interval for the flow section's explanation.
+    fn seconds_text(&self, duration: &std::time::Duration) -> String {
+        let seconds = duration.as_secs();
+        if seconds >= 60 && seconds.is_multiple_of(60) {
+            format!("{} min", seconds / 60)
+        } else {
+            format!("{seconds} s")
+        }
+    }
 }
 
 /// The attempt of a test ping, shown after "Send test event".
@@ -52,7 +70,7 @@ pub async fn show(
         .test
         .as_deref()
         .and_then(|raw| uuid::Uuid::parse_str(raw).ok());
-    let (found, events, headers, history, test_result, mut health, recent) = state
+    let (found, events, headers, history, test_result, mut health, recent, flow) = state
         .run(move |conn| {
             let recent = delivery_list::page(
                 conn,
@@ -74,6 +92,7 @@ pub async fn show(
                     .flatten(),
                 health::for_webhooks(conn, &[id])?,
                 recent.items,
+                webhook_flow::of_webhooks(conn, &[id])?.pop(),
             ))
         })
         .await?;
@@ -98,6 +117,8 @@ pub async fn show(
         test_result,
         health: health.remove(&id).unwrap_or_default(),
         recent,
+        flow: Flow::of(flow.as_ref(), chrono::Utc::now()),
+        breaker: state.settings.worker.breaker,
     })
 }
 

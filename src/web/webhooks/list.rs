@@ -10,9 +10,11 @@ use crate::error::AppError;
 use crate::model::event_type;
 use crate::model::health::WebhookHealth;
 use crate::model::webhook::{self, ListFilter, Sort, Webhook};
+use crate::model::webhook_flow;
 use crate::model::{PageRequest, Paged};
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
+use crate::webhooks::flow_state::Flow;
 
 /// How many subscribed events a row names before "and N more".
 const EVENTS_SHOWN: usize = 3;
@@ -32,6 +34,7 @@ pub struct Row {
     pub events: Vec<String>,
     pub more_events: usize,
     pub health: WebhookHealth,
+    pub flow: Flow,
 }
 
 #[derive(Template)]
@@ -62,15 +65,24 @@ pub async fn list(
     let query = query.into_inner();
     let filter = ListFilter::from_params(&query.q, &query.status, &query.event, &query.sort);
     let page_request = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
-    let (page, subscriptions, event_names, mut health) = state
+    let (page, subscriptions, event_names, mut health, flows) = state
         .run(move |conn| {
             let page = webhook::list(conn, &filter, page_request)?;
             let ids: Vec<i64> = page.items.iter().map(|w| w.id).collect();
             let subscriptions = webhook::events_of_many(conn, &ids)?;
             let health = crate::model::health::for_webhooks(conn, &ids)?;
-            Ok::<_, diesel::result::Error>((page, subscriptions, event_type::names(conn)?, health))
+            let flows = webhook_flow::of_webhooks(conn, &ids)?;
+            Ok::<_, diesel::result::Error>((
+                page,
+                subscriptions,
+                event_type::names(conn)?,
+                health,
+                flows,
+            ))
         })
         .await?;
+    let now = chrono::Utc::now();
+    let flows: HashMap<i64, _> = flows.into_iter().map(|f| (f.webhook_id, f)).collect();
     let mut by_webhook: HashMap<i64, Vec<String>> = HashMap::new();
     for (id, event) in subscriptions {
         by_webhook.entry(id).or_default().push(event);
@@ -85,6 +97,7 @@ pub async fn list(
                 more_events: all.len().saturating_sub(EVENTS_SHOWN),
                 events: all.into_iter().take(EVENTS_SHOWN).collect(),
                 health: health.remove(&webhook.id).unwrap_or_default(),
+                flow: Flow::of(flows.get(&webhook.id), now),
             }
         })
         .collect();
@@ -103,8 +116,6 @@ pub async fn list(
         event_names,
         sorts: Sort::ALL,
         base,
-        rendered_at: chrono::Utc::now()
-            .format("%Y-%m-%d %H:%M:%S UTC")
-            .to_string(),
+        rendered_at: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
     })
 }
