@@ -134,7 +134,10 @@ pub fn spawn_heartbeat(
                     }
                 }
                 Ok(Err(err)) if !failing => {
-                    tracing::error!("could not renew leases: {err:#}");
+                    tracing::error!(
+                        "could not renew leases: {}",
+                        crate::db::one_line(&format!("{err:#}"))
+                    );
                     failing = true;
                 }
                 Ok(Err(_)) => {}

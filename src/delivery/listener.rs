@@ -23,6 +23,7 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut listening: Option<PooledPg> = None;
+        let mut lost = false;
         let mut ticker = tokio::time::interval(CHECK_EVERY);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -35,14 +36,23 @@ pub fn spawn(
             match checked {
                 Ok(Ok((conn, woke))) => {
                     listening = Some(conn);
+                    if lost {
+                        tracing::info!("LISTEN connection back");
+                        lost = false;
+                    }
                     if woke {
                         wake.notify_one();
                     }
                 }
                 Ok(Err(err)) => {
-                    tracing::warn!(
-                        "LISTEN connection lost ({err}); relying on polling until it is back"
-                    );
+                    // One line when it goes, one when it is back: not one per retry.
+                    if !lost {
+                        tracing::warn!(
+                            "LISTEN connection lost ({}); relying on polling until it is back",
+                            crate::db::one_line(&err.to_string())
+                        );
+                        lost = true;
+                    }
                     tokio::select! {
                         _ = stop.cancelled() => break,
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}

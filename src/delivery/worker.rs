@@ -192,7 +192,11 @@ impl Worker {
                 Ok(Err(err)) => {
                     // One line when claiming starts failing (the database is away), not one a second.
                     if !claim_failing {
-                        tracing::error!(worker = %self.id, "claiming deliveries failed: {err:#}");
+                        tracing::error!(
+                            worker = %self.id,
+                            "claiming deliveries failed: {}",
+                            crate::db::one_line(&format!("{err:#}"))
+                        );
                         claim_failing = true;
                     }
                     pause(&stop, Duration::from_secs(1)).await;
@@ -248,6 +252,8 @@ impl Worker {
         tracing::info!(worker = %self.id, "delivery worker stopped");
     }
 
+    /// Takes back expired leases. A failure is the database being away, which the claim that
+    /// follows reports once: not logged here every second.
     async fn reclaim_expired(self: &Arc<Self>) {
         let worker = self.clone();
         let reclaimed = tokio::task::spawn_blocking(move || {
@@ -256,9 +262,8 @@ impl Worker {
         })
         .await;
         match reclaimed {
-            Ok(Ok(0)) => {}
+            Ok(Ok(0)) | Ok(Err(_)) => {}
             Ok(Ok(count)) => tracing::warn!(count, "took back deliveries whose lease expired"),
-            Ok(Err(err)) => tracing::error!("reclaiming expired leases failed: {err:#}"),
             Err(err) => tracing::error!("reclaim task failed: {err}"),
         }
     }
@@ -603,7 +608,11 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
                 }
                 Ok(Err(err)) => {
                     if attempt == 1 {
-                        tracing::error!("recording {} outcomes failed: {err:#}", batch.len());
+                        tracing::error!(
+                            "recording {} outcomes failed: {}",
+                            batch.len(),
+                            crate::db::one_line(&format!("{err:#}"))
+                        );
                     }
                     // Keep trying while the leases hold; after that the deliveries are taken
                     // back (and sent again) by whichever worker sees their lease expired.

@@ -104,7 +104,7 @@ impl Flow {
     }
 
     /// The rest of the badge: "since 10:46:05 · next probe 10:47:05", "until 10:48:00
-    /// (receiver asked)", "(2 in flight)".
+    /// (receiver asked)", "(up to 2 at once)".
     pub fn rest(&self) -> Option<String> {
         match &self.state {
             FlowState::Healthy => None,
@@ -120,7 +120,7 @@ impl Flow {
                 "until {} (receiver asked)",
                 self.short_time(*until)
             )),
-            FlowState::Recovering { in_flight } => Some(format!("({in_flight} in flight)")),
+            FlowState::Recovering { in_flight } => Some(format!("(up to {in_flight} at once)")),
         }
     }
 
@@ -231,7 +231,7 @@ mod tests {
         // A pause that is over no longer counts.
         assert_eq!(
             Flow::of(Some(&paused), at(10, 3, 0)).badge(),
-            "Recovering (2 in flight)"
+            "Recovering (up to 2 at once)"
         );
     }
 }

@@ -194,7 +194,7 @@ async fn a_paused_and_a_recovering_webhook_say_so() {
     let row = row_of(&list, recovering.id);
     assert!(
         row.contains(
-            "flow-recovering status-warn\"><span class=\"flow-lead\">Recovering</span> (2 in flight)</span>"
+            "flow-recovering status-warn\"><span class=\"flow-lead\">Recovering</span> (up to 2 at once)</span>"
         ),
         "{row}"
     );
