@@ -190,7 +190,7 @@ fn secret_key(settings: &Settings) -> anyhow::Result<SecretKey> {
 fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let database = Database::open(&settings)?;
     // Claims, the recorder, lease reclaiming, retention and the LISTEN connection.
-    let pool = db::build_pool(&database.url, settings.worker_db_pool_size)?;
+    let pool = db::build_worker_pool(&database.url, settings.worker_db_pool_size)?;
     db::run_migrations(&mut pool.get()?)?;
     let secrets = crate::domain::secret_box::SecretBox::new(&secret_key(&settings)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

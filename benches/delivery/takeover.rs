@@ -40,6 +40,8 @@ pub async fn run(bench: &mut Bench, runs: usize) -> anyhow::Result<()> {
         .db(move |conn| {
             super::create_webhook_with(conn, &secrets, "takeover", &url, EVENT_TYPE, |input| {
                 input.timeout_seconds = TIMEOUT_SECONDS.into();
+                // Every delivery in flight at once when the worker dies.
+                input.max_in_flight = (count.max(8)).to_string();
             })
         })
         .await?;

@@ -209,9 +209,9 @@ impl Worker {
                     // a couple of milliseconds of latency.
                     pause(&stop, CLAIM_COALESCE).await;
                 }
-                _ = self.finished.notified(), if held_back => {
-                    pause(&stop, CLAIM_COALESCE).await;
-                }
+                // A held-back webhook has room again: claim at once (the claim's own round
+                // trip lets other requests finish meanwhile).
+                _ = self.finished.notified(), if held_back => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
                 _ = stop.cancelled() => {}
             }

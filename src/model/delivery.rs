@@ -221,9 +221,13 @@ pub fn renew_leases(
     if ids.is_empty() {
         return Ok(0);
     }
+    // Rows the recorder is writing right now are skipped (their lease no longer matters), and
+    // the rest are locked in one order: two updates of the same rows in different orders
+    // would deadlock.
     diesel::sql_query(
         "UPDATE deliveries SET lease_until = now() + make_interval(secs => $3)
-         WHERE id = ANY($2) AND leased_by = $1",
+         WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($2) AND leased_by = $1
+                      ORDER BY id FOR UPDATE SKIP LOCKED)",
     )
     .bind::<Text, _>(worker)
     .bind::<Array<diesel::sql_types::Uuid>, _>(ids)

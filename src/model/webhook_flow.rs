@@ -72,16 +72,21 @@ pub struct DueWebhook {
 /// per-webhook count of due deliveries.
 pub fn lock_due(conn: &mut PgConnection, count_bound: i64) -> QueryResult<Vec<DueWebhook>> {
     diesel::sql_query(
+        // The oldest pending delivery of each webhook is one probe of the due index. (An
+        // EXISTS here let the planner hash every due delivery of every webhook: a claim cost
+        // grew with the backlog.)
         "SELECT f.*, w.max_in_flight, w.rate_limit_per_second, w.timeout_seconds,
                 (SELECT count(*) FROM (SELECT 1 FROM deliveries d
                   WHERE d.webhook_id = f.webhook_id AND d.status = 'pending'
                     AND d.next_attempt_at <= now() LIMIT $1) bounded) AS due,
-                (SELECT min(d.next_attempt_at) FROM deliveries d
-                 WHERE d.webhook_id = f.webhook_id AND d.status = 'pending') AS oldest_due
+                oldest.next_attempt_at AS oldest_due
          FROM webhook_flow f JOIN webhooks w ON w.id = f.webhook_id
-         WHERE EXISTS (SELECT 1 FROM deliveries d
-                       WHERE d.webhook_id = f.webhook_id AND d.status = 'pending'
-                         AND d.next_attempt_at <= now())
+         CROSS JOIN LATERAL (
+             SELECT d.next_attempt_at FROM deliveries d
+             WHERE d.webhook_id = f.webhook_id AND d.status = 'pending'
+             ORDER BY d.next_attempt_at LIMIT 1
+         ) oldest
+         WHERE oldest.next_attempt_at <= now()
            AND (f.paused_until IS NULL OR f.paused_until <= now())
            AND (f.circuit = 'healthy' OR f.next_probe_at <= now())
          ORDER BY f.webhook_id

@@ -293,3 +293,31 @@ async fn re_enabling_a_webhook_clears_its_breaker() {
     assert_eq!(flow.consecutive_failures, 0);
     assert_eq!(flow.next_probe_at, None);
 }
+
+#[tokio::test]
+async fn worker_connections_commit_without_waiting_for_the_flush_and_web_ones_wait() {
+    let app = spawn_app_with(|_| {}).await;
+    let url = app.database.url.clone();
+    let settings = tokio::task::spawn_blocking(move || {
+        #[derive(QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            synchronous_commit: String,
+        }
+        let show = |conn: &mut PgConnection| {
+            diesel::sql_query("SHOW synchronous_commit")
+                .get_result::<Setting>(conn)
+                .unwrap()
+                .synchronous_commit
+        };
+        let worker = herald::db::build_worker_pool(&url, 1).unwrap();
+        let web = herald::db::build_pool(&url, 1).unwrap();
+        (
+            show(&mut worker.get().unwrap()),
+            show(&mut web.get().unwrap()),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(settings, ("off".to_owned(), "on".to_owned()));
+}
