@@ -531,6 +531,11 @@ fn create_webhook_with(
     input.name = name.into();
     input.endpoint_url = url.into();
     input.events = vec![event_type.into()];
+    // `BENCH_MAX_IN_FLIGHT` sets every webhook's in-flight limit (default: Herald's own, 8),
+    // to compare a webhook's throughput with and without a tight limit.
+    if let Ok(limit) = std::env::var("BENCH_MAX_IN_FLIGHT") {
+        input.max_in_flight = limit;
+    }
     adjust(&mut input);
     let catalog = herald::model::event_type::names(conn)?;
     let spec = input
