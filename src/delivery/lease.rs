@@ -49,7 +49,7 @@ impl LeaseClock {
         }
     }
 
-    fn held(&self) -> Vec<Uuid> {
+    pub fn held(&self) -> Vec<Uuid> {
         self.held
             .lock()
             .expect("held lock")

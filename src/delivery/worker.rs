@@ -33,6 +33,7 @@ use super::target::{Target, TargetError};
 use crate::config::WorkerSettings;
 use crate::db::PgPool;
 use crate::domain::secret_box::SecretBox;
+use crate::error::Unavailable;
 use crate::model::delivery::{self, STATUS_DEAD, StateChange};
 use crate::model::webhook_flow::WebhookFlow;
 
@@ -258,7 +259,10 @@ impl Worker {
         let worker = self.clone();
         let reclaimed = tokio::task::spawn_blocking(move || {
             let mut conn = worker.pool.get()?;
-            Ok::<_, anyhow::Error>(delivery::reclaim_expired(&mut conn)?)
+            let held = worker.clock.held();
+            Ok::<_, anyhow::Error>(delivery::reclaim_expired_except(
+                &mut conn, &worker.id, &held,
+            )?)
         })
         .await;
         match reclaimed {
@@ -614,16 +618,20 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
                             crate::db::one_line(&format!("{err:#}"))
                         );
                     }
-                    // Keep trying while the leases hold; after that the deliveries are taken
-                    // back (and sent again) by whichever worker sees their lease expired.
-                    if attempt >= 20 || !worker.clock.still_valid(formed) {
+                    // While the database is away, keep the outcomes and write them when it is
+                    // back: this worker does not take back what it still holds, and its
+                    // heartbeat renews those leases as soon as it can. Any other failure is
+                    // retried while the leases hold; after that the deliveries are taken back
+                    // (and sent again) by whichever worker sees their lease expired.
+                    let database_away = Unavailable::find_in(err.as_ref()).is_some();
+                    if !database_away && (attempt >= 20 || !worker.clock.still_valid(formed)) {
                         tracing::error!(
                             "gave up recording {} outcomes: they will be sent again",
                             batch.len()
                         );
                         break;
                     }
-                    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt.min(4))))
+                    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt.min(8))))
                         .await;
                 }
                 Err(err) => {

@@ -275,6 +275,21 @@ pub fn reclaim_expired(conn: &mut PgConnection) -> QueryResult<usize> {
     take_back(conn, "status = 'delivering' AND lease_until < now()", None)
 }
 
+/// `reclaim_expired` for a worker that still holds `held` (outcomes it knows but could not
+/// write yet, say while the database was away): those are left to it, not marked lost.
+pub fn reclaim_expired_except(
+    conn: &mut PgConnection,
+    worker: &str,
+    held: &[Uuid],
+) -> QueryResult<usize> {
+    take_back(
+        conn,
+        "status = 'delivering' AND lease_until < now()
+         AND NOT (leased_by = $1 AND id = ANY($2))",
+        Some((worker, held)),
+    )
+}
+
 /// Hands back deliveries `worker` abandoned mid-request (graceful stop past its deadline), as
 /// attempts of unknown outcome.
 pub fn abandon(conn: &mut PgConnection, worker: &str, ids: &[Uuid]) -> QueryResult<usize> {

@@ -289,3 +289,110 @@ async fn ingest_answers_503_with_retry_after_when_its_admission_limit_is_full() 
     assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::ACCEPTED);
     assert_eq!(post().await.unwrap().status(), StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn an_answer_that_arrives_while_the_database_is_down_is_recorded_when_it_is_back() {
+    let dir = tempfile::Builder::new()
+        .prefix("herald-outage-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.path().join("pg");
+    let cluster = start_cluster(root.clone()).await;
+    let url = cluster.url("herald");
+    let key_text = format!("outage-test-key-{:032x}", rand::random::<u128>());
+    // The request is in flight when the database stops, and answered while it is down.
+    let receiver = crate::receiver::Receiver::start(vec![
+        crate::receiver::Reply::status(200).after(Duration::from_millis(1500)),
+    ])
+    .await;
+    let (webhook_id, ingest_token) = {
+        let (url, key_text, endpoint) = (url.clone(), key_text.clone(), receiver.url.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = PgConnection::establish(&url).unwrap();
+            db::run_migrations(&mut conn).unwrap();
+            let secrets =
+                herald::domain::secret_box::SecretBox::new(&SecretKey::parse(&key_text).unwrap());
+            let mut input = herald::webhooks::input::WebhookInput::defaults();
+            input.name = "outage".into();
+            input.endpoint_url = endpoint;
+            input.events = vec!["course.completed".into()];
+            let catalog = herald::model::event_type::names(&mut conn).unwrap();
+            let spec = input
+                .parse(&herald::webhooks::input::ParseContext {
+                    allow_http: true,
+                    catalog: &catalog,
+                    has_auth_header: false,
+                    header_names: &[],
+                })
+                .unwrap();
+            let (hook, _) =
+                herald::webhooks::service::create(&mut conn, &Actor::system(), &spec, &secrets)
+                    .unwrap();
+            let (_, ingest) = tokens::create(&mut conn, &Actor::system(), "lms", Scope::Ingest)
+                .expect("an ingest token");
+            (hook.id, ingest.expose().to_owned())
+        })
+        .await
+        .unwrap()
+    };
+    let mut settings = Settings::for_database(&url);
+    // The outage outlasts the lease: the worker must keep what it knows rather than let the
+    // delivery be taken back and sent again.
+    settings.worker.lease = Duration::from_secs(3);
+    let pools = Pools::connect(&url, &settings).unwrap();
+    let application = Application::build(settings, pools, SecretKey::parse(&key_text).unwrap())
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+
+    let accepted = reqwest::Client::new()
+        .post(format!("{address}/api/v1/events"))
+        .bearer_auth(&ingest_token)
+        .json(&json!({ "type": "course.completed", "data": { "user_id": 7 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    receiver.wait_for(1).await;
+    let cluster = tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        cluster.stop();
+        cluster
+    })
+    .await
+    .unwrap();
+    drop(cluster);
+    // The outage itself: longer than the answer takes and than a lease.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let _cluster = start_cluster(root.clone()).await;
+
+    let status_of = || {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            use herald::db::schema::deliveries;
+            let mut conn = PgConnection::establish(&url).ok()?;
+            deliveries::table
+                .filter(deliveries::webhook_id.eq(webhook_id))
+                .select((deliveries::status, deliveries::attempts))
+                .first::<(String, i32)>(&mut conn)
+                .ok()
+        })
+    };
+    let (status, attempts) = eventually(
+        Duration::from_secs(30),
+        "the delivery to be recorded as delivered",
+        || async {
+            let found = status_of().await.unwrap();
+            found.filter(|(status, _)| status == "delivered")
+        },
+    )
+    .await;
+    assert_eq!((status.as_str(), attempts), ("delivered", 1));
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the receiver's answer was kept, not sent again"
+    );
+}
