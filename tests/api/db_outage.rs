@@ -36,6 +36,18 @@ const API_BOUND: Duration = Duration::from_secs(2);
 /// How long `/healthz` may take, whatever happens.
 const HEALTH_BOUND: Duration = Duration::from_secs(1);
 
+/// A temporary directory for a private cluster, and the cluster's path inside it.
+fn cluster_root() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("herald-outage-")
+        .tempdir()
+        .unwrap();
+    // As root the cluster runs as `postgres`, which must be able to enter the dir.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.path().join("pg");
+    (dir, root)
+}
+
 async fn start_cluster(root: PathBuf) -> EmbeddedPostgres {
     tokio::task::spawn_blocking(move || {
         EmbeddedPostgres::start(&root, CLUSTER).expect("could not start the private cluster")
@@ -71,13 +83,7 @@ async fn assert_api_unavailable(response: reqwest::Response, what: &str) {
 
 #[tokio::test]
 async fn while_the_database_is_down_everything_answers_503_and_recovers_when_it_is_back() {
-    let dir = tempfile::Builder::new()
-        .prefix("herald-outage-")
-        .tempdir()
-        .unwrap();
-    // As root the cluster runs as `postgres`, which must be able to enter the dir.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.path().join("pg");
+    let (_dir, root) = cluster_root();
     let mut cluster = start_cluster(root.clone()).await;
     let url = cluster.url("herald");
 
@@ -292,12 +298,7 @@ async fn ingest_answers_503_with_retry_after_when_its_admission_limit_is_full() 
 
 #[tokio::test]
 async fn an_answer_that_arrives_while_the_database_is_down_is_recorded_when_it_is_back() {
-    let dir = tempfile::Builder::new()
-        .prefix("herald-outage-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.path().join("pg");
+    let (_dir, root) = cluster_root();
     let cluster = start_cluster(root.clone()).await;
     let url = cluster.url("herald");
     let key_text = format!("outage-test-key-{:032x}", rand::random::<u128>());
