@@ -126,3 +126,16 @@ pub async fn webhook(app: &TestApp, id: i64) -> Webhook {
     app.with_conn(move |conn| herald::model::webhook::find(conn, id).unwrap().unwrap())
         .await
 }
+
+/// The webhook's flow state (breaker, ramp, pause) as stored.
+pub async fn flow_of(app: &TestApp, webhook_id: i64) -> herald::model::webhook_flow::WebhookFlow {
+    use herald::db::schema::webhook_flow;
+    app.with_conn(move |conn| {
+        webhook_flow::table
+            .find(webhook_id)
+            .select(herald::model::webhook_flow::WebhookFlow::as_select())
+            .first(conn)
+            .unwrap()
+    })
+    .await
+}

@@ -11,7 +11,7 @@ use herald::model::webhook_flow::WebhookFlow;
 use herald::tokens::Scope;
 use serde_json::Value;
 
-use crate::delivery_helpers::{create_webhook, deliveries_of, emit, token};
+use crate::delivery_helpers::{create_webhook, deliveries_of, emit, flow_of, token};
 use crate::helpers::{TestApp, spawn_app_with};
 
 /// The app without its delivery worker, so nothing moves the flow states the tests set.
@@ -40,13 +40,9 @@ async fn set_failing(app: &TestApp, webhook_id: i64) -> WebhookFlow {
         .bind::<diesel::sql_types::BigInt, _>(webhook_id)
         .execute(conn)
         .unwrap();
-        webhook_flow::table
-            .find(webhook_id)
-            .select(WebhookFlow::as_select())
-            .first(conn)
-            .unwrap()
     })
-    .await
+    .await;
+    flow_of(app, webhook_id).await
 }
 
 async fn api_get(app: &TestApp, token: &str, path: &str) -> Value {

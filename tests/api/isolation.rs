@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use herald::db::schema::{audit_log, webhook_flow, webhooks};
-use herald::model::webhook_flow::WebhookFlow;
 use herald::tokens::Scope;
 use serde_json::json;
 
-use crate::delivery_helpers::{create_webhook, deliveries_of, post_events, token};
+use crate::delivery_helpers::{create_webhook, deliveries_of, flow_of, post_events, token};
 use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::receiver::{Receiver, Reply};
 
@@ -25,17 +24,6 @@ async fn set_limits(app: &TestApp, webhook_id: i64, in_flight: i32, per_second: 
             .unwrap()
     })
     .await;
-}
-
-async fn flow_of(app: &TestApp, webhook_id: i64) -> WebhookFlow {
-    app.with_conn(move |conn| {
-        webhook_flow::table
-            .find(webhook_id)
-            .select(WebhookFlow::as_select())
-            .first(conn)
-            .unwrap()
-    })
-    .await
 }
 
 /// Posts `count` events of `event_type` in one call.
