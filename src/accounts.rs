@@ -1,5 +1,6 @@
 //! Account management rules shared by the console and the CLI: unique usernames, the last
-//! active admin cannot be demoted or disabled, and every change lands in the audit log.
+//! active admin cannot be demoted or disabled, a new role, a new password or disabling ends
+//! the user's sessions, and every change lands in the audit log.
 //! Passwords arrive already hashed: hashing is slow and must not hold a connection.
 
 use diesel::prelude::*;
@@ -9,6 +10,7 @@ use serde_json::json;
 use crate::domain::role::Role;
 use crate::domain::username::Username;
 use crate::model::audit::{self, Actor, Change};
+use crate::model::session;
 use crate::model::user::{self, NewUser, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,7 @@ pub fn change_role(
     actor: &Actor,
     user_id: i64,
     role: Role,
+    keep: Option<uuid::Uuid>,
 ) -> Result<User, AccountError> {
     conn.transaction(|conn| {
         let current = user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
@@ -69,13 +72,14 @@ pub fn change_role(
             refuse_if_last_admin(conn, user_id)?;
         }
         let updated = user::set_role(conn, user_id, role)?;
+        let ended = session::delete_all_for_user(conn, user_id, keep)?;
         audit::record(
             conn,
             actor,
             change(
                 "user.role_changed",
                 &updated,
-                json!({ "from": current.role, "to": role.as_str() }),
+                json!({ "from": current.role, "to": role.as_str(), "sessions_ended": ended }),
             ),
         )?;
         Ok(updated)
@@ -97,12 +101,13 @@ pub fn set_disabled(
             refuse_if_last_admin(conn, user_id)?;
         }
         let updated = user::set_disabled(conn, user_id, disabled)?;
-        let action = if disabled {
-            "user.disabled"
+        let (action, details) = if disabled {
+            let ended = session::delete_all_for_user(conn, user_id, None)?;
+            ("user.disabled", json!({ "sessions_ended": ended }))
         } else {
-            "user.enabled"
+            ("user.enabled", json!({}))
         };
-        audit::record(conn, actor, change(action, &updated, json!({})))?;
+        audit::record(conn, actor, change(action, &updated, details))?;
         Ok(updated)
     })
 }
@@ -116,12 +121,66 @@ pub fn reset_password(
     conn.transaction(|conn| {
         user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
         let updated = user::set_password_hash(conn, user_id, password_hash)?;
+        let ended = session::delete_all_for_user(conn, user_id, None)?;
         audit::record(
             conn,
             actor,
-            change("user.password_reset", &updated, json!({})),
+            change(
+                "user.password_reset",
+                &updated,
+                json!({ "sessions_ended": ended }),
+            ),
         )?;
         Ok(updated)
+    })
+}
+
+/// Ends the user's sessions but `keep` (the session asking, when it is one of them).
+/// Returns how many ended.
+pub fn end_sessions(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    user_id: i64,
+    keep: Option<uuid::Uuid>,
+) -> Result<usize, AccountError> {
+    conn.transaction(|conn| {
+        let account = user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
+        let ended = session::delete_all_for_user(conn, user_id, keep)?;
+        audit::record(
+            conn,
+            actor,
+            change(
+                "user.sessions_ended",
+                &account,
+                json!({ "sessions_ended": ended, "kept_current": keep.is_some() }),
+            ),
+        )?;
+        Ok(ended)
+    })
+}
+
+/// Ends one session of the user; `false` when it is not theirs or already over.
+pub fn end_session(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    user_id: i64,
+    handle: uuid::Uuid,
+) -> Result<bool, AccountError> {
+    conn.transaction(|conn| {
+        let account = user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
+        let ended = session::delete_for_user(conn, user_id, handle)?;
+        if ended {
+            audit::record(
+                conn,
+                actor,
+                change(
+                    "user.session_ended",
+                    &account,
+                    json!({ "session": handle.to_string() }),
+                ),
+            )?;
+        }
+        Ok(ended)
     })
 }
 

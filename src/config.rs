@@ -20,6 +20,8 @@ pub struct Settings {
     pub secret_key: Option<SecretKey>,
     pub cookie_secure: bool,
     pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in however active it is.
+    pub session_lifetime: Duration,
     /// Connections of the web pool (console, management API, ingest).
     pub db_pool_size: u32,
     /// How long a web request waits for a pooled connection before it is answered 503.
@@ -170,6 +172,16 @@ impl Settings {
                     )?,
                 )?,
             ),
+            session_lifetime: Duration::from_secs(
+                3600 * positive(
+                    "HERALD_SESSION_LIFETIME_HOURS",
+                    parse_or(
+                        "HERALD_SESSION_LIFETIME_HOURS",
+                        get("HERALD_SESSION_LIFETIME_HOURS"),
+                        168u64,
+                    )?,
+                )?,
+            ),
             db_pool_size,
             db_pool_timeout: Duration::from_millis(positive(
                 "HERALD_DB_POOL_TIMEOUT_MS",
@@ -296,6 +308,7 @@ impl Settings {
             secret_key: Some(SecretKey::generate()),
             cookie_secure: false,
             session_idle_timeout: Duration::from_secs(8 * 3600),
+            session_lifetime: Duration::from_secs(7 * 86_400),
             db_pool_size: 4,
             // Generous, so a busy test machine does not turn slow checkouts into 503s; the
             // outage tests set production values.
@@ -458,6 +471,7 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("./herald-data"));
         assert!(s.cookie_secure);
         assert_eq!(s.session_idle_timeout, Duration::from_secs(8 * 3600));
+        assert_eq!(s.session_lifetime, Duration::from_secs(7 * 86_400));
     }
 
     #[test]

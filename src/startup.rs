@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
-use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -88,6 +87,14 @@ impl Application {
             settings.api_rate_per_second,
             settings.api_burst,
         );
+        let session_store = crate::auth::session_store::PgSessionStore::new(
+            pool.clone(),
+            database.clone(),
+            crate::auth::session_store::SessionLifetimes {
+                idle: settings.session_idle_timeout,
+                absolute: settings.session_lifetime,
+            },
+        );
         let state = web::Data::new(AppState {
             pool,
             database,
@@ -100,46 +107,46 @@ impl Application {
             api_rate_limit,
         });
 
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(verify_csrf))
-                .wrap(
-                    SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
-                        .cookie_name(SESSION_COOKIE.into())
-                        .cookie_secure(cookie_secure)
-                        .cookie_http_only(true)
-                        .cookie_same_site(SameSite::Strict)
-                        .cookie_content_security(CookieContentSecurity::Signed)
-                        .session_lifecycle(BrowserSession::default())
-                        .build(),
-                )
-                .wrap(security_headers())
-                .wrap(TracingLogger::default())
-                .app_data(state.clone())
-                .app_data(web::FormConfig::default().limit(64 * 1024))
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(64 * 1024)
-                        .error_handler(|err, _| {
-                            crate::web::api::error::json_body_error(err).into()
-                        }),
-                )
-                .app_data(web::PathConfig::default().error_handler(|_, request| not_found(request)))
-                .app_data(
-                    web::QueryConfig::default().error_handler(|_, request| not_found(request)),
-                )
-                .configure(routes)
-                .default_service(web::to(|request: actix_web::HttpRequest| async move {
-                    not_found(&request).error_response()
-                }))
-        })
-        .listen(listener)?
-        .workers(workers)
-        .shutdown_timeout(30)
-        // The caller owns signal handling (see `stop_on_signal`), installed before it
-        // announces readiness, so an early SIGTERM is never missed.
-        .disable_signals()
-        .run();
+        let server =
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(from_fn(verify_csrf))
+                    .wrap(
+                        SessionMiddleware::builder(session_store.clone(), session_key.clone())
+                            .cookie_name(SESSION_COOKIE.into())
+                            .cookie_secure(cookie_secure)
+                            .cookie_http_only(true)
+                            .cookie_same_site(SameSite::Strict)
+                            .cookie_content_security(CookieContentSecurity::Signed)
+                            .session_lifecycle(BrowserSession::default())
+                            .build(),
+                    )
+                    .wrap(from_fn(crate::auth::session_outage::unavailable_page))
+                    .wrap(security_headers())
+                    .wrap(TracingLogger::default())
+                    .app_data(state.clone())
+                    .app_data(web::FormConfig::default().limit(64 * 1024))
+                    .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(
+                        |err, _| crate::web::api::error::json_body_error(err).into(),
+                    ))
+                    .app_data(
+                        web::PathConfig::default().error_handler(|_, request| not_found(request)),
+                    )
+                    .app_data(
+                        web::QueryConfig::default().error_handler(|_, request| not_found(request)),
+                    )
+                    .configure(routes)
+                    .default_service(web::to(|request: actix_web::HttpRequest| async move {
+                        not_found(&request).error_response()
+                    }))
+            })
+            .listen(listener)?
+            .workers(workers)
+            .shutdown_timeout(30)
+            // The caller owns signal handling (see `stop_on_signal`), installed before it
+            // announces readiness, so an early SIGTERM is never missed.
+            .disable_signals()
+            .run();
         Ok(Self {
             port,
             server,

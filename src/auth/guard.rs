@@ -1,6 +1,8 @@
 //! The role guard: wraps every page but the sign-in page, health check and static files.
-//! Anonymous visitors are sent to `/login?next=…`; ended sessions (disabled account, changed
-//! password, idle timeout) are cleared; an insufficient role gets the 403 page.
+//! Anonymous visitors are sent to `/login?next=…`; a session that ended (signed out, timed
+//! out, ended from the sessions list, disabled account, changed password) is told so there;
+//! an insufficient role gets the 403 page. Idle and absolute lifetimes are kept by the
+//! session store.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -14,9 +16,6 @@ use crate::domain::role::Role;
 use crate::error::AppError;
 use crate::model::user;
 use crate::web::state::AppState;
-
-/// Refresh the idle timer at most this often, so not every request rewrites the cookie.
-const TOUCH_INTERVAL_SECS: i64 = 60;
 
 pub async fn require_viewer(
     req: ServiceRequest,
@@ -46,23 +45,17 @@ async fn authorize(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let session = TypedSession::of(&req);
     let Some(user_id) = session.user_id() else {
-        let location = login_location(&req, false);
+        // A session cookie whose session could not be found (an anonymous one keeps at least
+        // its CSRF token): it ended.
+        let ended = req.cookie(crate::startup::SESSION_COOKIE).is_some()
+            && session.existing_csrf_token().is_none();
+        let location = login_location(&req, ended);
         return Ok(req.into_response(redirect(&location)));
     };
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
         .expect("AppState is registered on the app");
-    let now = chrono::Utc::now().timestamp();
-    let idle_limit = state.settings.session_idle_timeout.as_secs() as i64;
-    if session
-        .last_seen()
-        .is_none_or(|seen| now - seen > idle_limit)
-    {
-        session.log_out();
-        let location = login_location(&req, true);
-        return Ok(req.into_response(redirect(&location)));
-    }
 
     let found = state.run(move |conn| user::find(conn, user_id)).await;
     let account = match found {
@@ -85,12 +78,6 @@ async fn authorize(
     };
     if !account.role().allows(required) {
         return Ok(req.into_response(AppError::Forbidden.error_response()));
-    }
-    if session
-        .last_seen()
-        .is_some_and(|seen| now - seen >= TOUCH_INTERVAL_SECS)
-    {
-        session.touch(now);
     }
     req.extensions_mut().insert(CurrentUser {
         id: account.id,

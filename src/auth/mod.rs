@@ -6,4 +6,6 @@ pub mod current_user;
 pub mod guard;
 pub mod password;
 pub mod session;
+pub mod session_outage;
+pub mod session_store;
 pub mod throttle;

@@ -1,6 +1,7 @@
-//! The signed session cookie, behind typed accessors so keys are spelled in one place.
-//! It holds the user id, the account's session version, the CSRF token, when the session was
-//! last used (for the idle timeout) and pending flash messages.
+//! The session, behind typed accessors so keys are spelled in one place. Its state lives in
+//! PostgreSQL (`auth::session_store`); it holds the user id, the account's session version,
+//! the session's public handle, where it was signed in from, the CSRF token and pending flash
+//! messages.
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::{Payload, ServiceRequest};
@@ -11,11 +12,56 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 
-const USER_ID: &str = "uid";
-const SESSION_VERSION: &str = "ver";
+use state_keys::{CLIENT_ADDRESS, HANDLE, SESSION_VERSION, USER_AGENT, USER_ID};
+
 const CSRF_TOKEN: &str = "csrf";
-const LAST_SEEN: &str = "seen";
 const FLASHES: &str = "flash";
+
+/// Keys the session store also reads, to fill the row's columns.
+pub mod state_keys {
+    pub const USER_ID: &str = "uid";
+    pub const SESSION_VERSION: &str = "ver";
+    pub const HANDLE: &str = "sid";
+    pub const CLIENT_ADDRESS: &str = "addr";
+    pub const USER_AGENT: &str = "ua";
+    /// What a session loses when it is no longer signed in.
+    pub const SIGNED_IN: &[&str] = &[USER_ID, SESSION_VERSION, HANDLE, CLIENT_ADDRESS, USER_AGENT];
+}
+
+/// Where a sign-in came from, shown in the user's list of sessions.
+#[derive(Debug, Clone)]
+pub struct SignInClient {
+    pub address: String,
+    pub user_agent: String,
+}
+
+impl SignInClient {
+    /// The longest user agent kept; longer ones are cut (they are only shown).
+    const MAX_USER_AGENT: usize = 256;
+
+    /// The request's client address and user agent.
+    pub fn of(req: &HttpRequest) -> Self {
+        Self::new(
+            crate::web::login::client_address_of(req),
+            req.headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|value| value.to_str().ok()),
+        )
+    }
+
+    pub fn new(address: String, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(Self::MAX_USER_AGENT)
+            .collect();
+        Self {
+            address,
+            user_agent,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,13 +103,9 @@ impl TypedSession {
         self.0.get(SESSION_VERSION).ok().flatten()
     }
 
-    /// Unix seconds of the last request in this session.
-    pub fn last_seen(&self) -> Option<i64> {
-        self.0.get(LAST_SEEN).ok().flatten()
-    }
-
-    pub fn touch(&self, now: i64) {
-        let _ = self.0.insert(LAST_SEEN, now);
+    /// The public handle of this signed-in session (to tell it apart in the sessions list).
+    pub fn handle(&self) -> Option<uuid::Uuid> {
+        self.0.get(HANDLE).ok().flatten()
     }
 
     /// The session's CSRF token, created on first use (anonymous sessions get one too, so the
@@ -81,21 +123,23 @@ impl TypedSession {
         self.0.get(CSRF_TOKEN).ok().flatten()
     }
 
-    /// Starts an authenticated session under a new id with a new CSRF token, so nothing an
+    /// Starts an authenticated session under a new key with a new CSRF token, so nothing an
     /// attacker planted before sign-in survives it.
     pub fn log_in(
         &self,
         user_id: i64,
         session_version: i32,
-        now: i64,
+        client: &SignInClient,
     ) -> Result<(), actix_session::SessionInsertError> {
         let flashes = self.take_flashes();
         self.0.clear();
         self.0.renew();
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(SESSION_VERSION, session_version)?;
+        self.0.insert(HANDLE, uuid::Uuid::now_v7())?;
+        self.0.insert(CLIENT_ADDRESS, &client.address)?;
+        self.0.insert(USER_AGENT, &client.user_agent)?;
         self.0.insert(CSRF_TOKEN, new_token())?;
-        self.0.insert(LAST_SEEN, now)?;
         if !flashes.is_empty() {
             self.0.insert(FLASHES, flashes)?;
         }

@@ -109,6 +109,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> Int8,
+        key_hash -> Bytea,
+        user_id -> Nullable<Int8>,
+        handle -> Nullable<Uuid>,
+        state -> Text,
+        client_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -209,6 +224,7 @@ diesel::joinable!(webhook_events -> event_types (event_type));
 diesel::joinable!(webhook_events -> webhooks (webhook_id));
 diesel::joinable!(webhook_headers -> webhooks (webhook_id));
 diesel::joinable!(webhook_flow -> webhooks (webhook_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
@@ -219,6 +235,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_types,
     events,
     login_failures,
+    sessions,
     users,
     webhook_config_version,
     webhook_events,

@@ -11,6 +11,7 @@ pub mod event;
 pub mod event_type;
 pub mod health;
 pub mod login_failure;
+pub mod session;
 pub mod user;
 pub mod webhook;
 pub mod webhook_flow;

@@ -10,7 +10,7 @@ use super::page::{PageContext, render_with, see_other};
 use super::state::AppState;
 use crate::auth::guard::safe_next;
 use crate::auth::password::verify_password;
-use crate::auth::session::{FlashLevel, TypedSession};
+use crate::auth::session::{FlashLevel, SignInClient, TypedSession};
 use crate::auth::throttle::{self, Verdict};
 use crate::domain::username::Username;
 use crate::error::AppError;
@@ -96,10 +96,7 @@ pub async fn submit(
         next,
     } = form.into_inner();
     let next = safe_next(next.as_deref());
-    let client_ip = req
-        .peer_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let client_ip = client_address_of(&req);
     let typed_username = username.clone();
     let limits = state.settings.login_throttle;
     let pool = state.pool.clone();
@@ -152,8 +149,9 @@ pub async fn submit(
             user_id,
             session_version,
         } => {
+            let client = SignInClient::of(&req);
             session
-                .log_in(user_id, session_version, chrono::Utc::now().timestamp())
+                .log_in(user_id, session_version, &client)
                 .map_err(|err| {
                     AppError::Unexpected(anyhow::anyhow!("could not start the session: {err}"))
                 })?;
@@ -182,6 +180,13 @@ pub async fn submit(
             error: Some(message),
         },
     )
+}
+
+/// The client's address as this server sees it.
+pub fn client_address_of(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 pub async fn logout(session: TypedSession) -> HttpResponse {

@@ -1,6 +1,7 @@
 //! The console's routes and the role each one needs, in one table so the access model can be
 //! read at a glance. Every POST also passes the CSRF check (see `auth::csrf`).
 
+pub mod account;
 pub mod api;
 pub mod assets;
 pub mod audit;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod login;
 pub mod page;
+pub mod session_rows;
 pub mod state;
 pub mod tokens;
 pub mod users;
@@ -91,6 +93,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_viewer))
             .route(post().to(login::logout)),
     );
+    // Every signed-in user manages their own sessions.
+    route!(cfg, require_viewer, "/account", get => account::show);
+    route!(cfg, require_viewer, "/account/sessions/end-others", post => account::end_other_sessions);
+    route!(cfg, require_viewer, "/account/sessions/{handle}/end", post => account::end_session);
 
     // Webhooks: reading is for everyone signed in, changing for managers.
     // `/webhooks/new` comes before `/webhooks/{id}` so it is not taken for an id.
@@ -133,6 +139,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/{id}/role", post().to(users::change_role))
             .route("/{id}/password", post().to(users::reset_password))
             .route("/{id}/disable", post().to(users::disable))
-            .route("/{id}/enable", post().to(users::enable)),
+            .route("/{id}/enable", post().to(users::enable))
+            .route("/{id}/sessions/end", post().to(users::end_sessions))
+            .route("/{id}/sessions/{handle}/end", post().to(users::end_session)),
     );
 }

@@ -7,11 +7,12 @@ use serde::Deserialize;
 use validator::Validate;
 
 use super::page::{PageContext, render, render_with, see_other};
+use super::session_rows::{self, SessionList};
 use super::state::AppState;
 use crate::accounts::{self, AccountError};
 use crate::auth::current_user::CurrentUser;
 use crate::auth::password::hash_password;
-use crate::auth::session::{FlashLevel, TypedSession};
+use crate::auth::session::{FlashLevel, SignInClient, TypedSession};
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
 use crate::domain::username::Username;
@@ -154,20 +155,34 @@ struct ShowPage {
     role_error: Option<String>,
     status_error: Option<String>,
     password_errors: FieldErrors,
+    sessions: SessionList,
 }
 
-impl ShowPage {
-    fn new(ctx: PageContext, account: User, me: &CurrentUser) -> Self {
-        Self {
-            ctx: ctx.in_section("users"),
-            is_me: account.id == me.id,
-            account,
-            roles: Role::ALL,
-            role_error: None,
-            status_error: None,
-            password_errors: FieldErrors::default(),
-        }
-    }
+/// The user page, with the user's live sessions (`current` marks the admin's own).
+async fn show_page(
+    state: &AppState,
+    ctx: PageContext,
+    account: User,
+    me: &CurrentUser,
+    current: Option<uuid::Uuid>,
+) -> Result<ShowPage, AppError> {
+    let user_id = account.id;
+    let seen_since = chrono::Utc::now()
+        - chrono::Duration::from_std(state.settings.session_idle_timeout)
+            .unwrap_or(chrono::Duration::hours(8));
+    let sessions = state
+        .run(move |conn| session_rows::load(conn, user_id, seen_since, current))
+        .await?;
+    Ok(ShowPage {
+        ctx: ctx.in_section("users"),
+        is_me: account.id == me.id,
+        account,
+        roles: Role::ALL,
+        role_error: None,
+        status_error: None,
+        password_errors: FieldErrors::default(),
+        sessions,
+    })
 }
 
 async fn load(state: &AppState, id: i64) -> Result<User, AppError> {
@@ -181,10 +196,11 @@ pub async fn show(
     state: web::Data<AppState>,
     ctx: PageContext,
     me: CurrentUser,
+    session: TypedSession,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let account = load(&state, id.into_inner()).await?;
-    render(&ShowPage::new(ctx, account, &me))
+    render(&show_page(&state, ctx, account, &me, session.handle()).await?)
 }
 
 #[derive(Deserialize)]
@@ -206,20 +222,27 @@ pub async fn change_role(
     let role = match form.role.parse::<Role>() {
         Ok(role) => role,
         Err(message) => {
-            let mut page = ShowPage::new(ctx, account, &me);
+            let mut page = show_page(&state, ctx, account, &me, None).await?;
             page.role_error = Some(message);
             return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
     let actor = me.actor();
+    // A new role ends the user's sessions; an admin changing their own keeps this one.
+    let keep = if id == me.id { session.handle() } else { None };
     match state
-        .attempt(move |conn| accounts::change_role(conn, &actor, id, role))
+        .attempt(move |conn| accounts::change_role(conn, &actor, id, role, keep))
         .await?
     {
         Ok(updated) => {
+            let ended = if updated.id == me.id {
+                ""
+            } else {
+                " Their sessions have ended."
+            };
             session.flash(
                 FlashLevel::Success,
-                format!("{} is now {}.", updated.username, updated.role),
+                format!("{} is now {}.{ended}", updated.username, updated.role),
             );
             // An admin who gave up the role can no longer see the users pages.
             let back = if updated.id == me.id && role != Role::Admin {
@@ -230,7 +253,7 @@ pub async fn change_role(
             Ok(see_other(&back))
         }
         Err(AccountError::LastAdmin) => {
-            let mut page = ShowPage::new(ctx, account, &me);
+            let mut page = show_page(&state, ctx, account, &me, None).await?;
             page.role_error = Some(AccountError::LastAdmin.to_string());
             render_with(StatusCode::CONFLICT, &page)
         }
@@ -286,7 +309,7 @@ async fn set_disabled(
             Ok(see_other(&format!("/users/{id}")))
         }
         Err(AccountError::LastAdmin) => {
-            let mut page = ShowPage::new(ctx, account, &me);
+            let mut page = show_page(&state, ctx, account, &me, None).await?;
             page.status_error = Some(AccountError::LastAdmin.to_string());
             render_with(StatusCode::CONFLICT, &page)
         }
@@ -306,6 +329,7 @@ pub struct PasswordForm {
 }
 
 pub async fn reset_password(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     ctx: PageContext,
     me: CurrentUser,
@@ -321,7 +345,7 @@ pub async fn reset_password(
         |_| FieldErrors::default(),
     );
     let Some(password) = errors.check("password", || NewPassword::parse(&form.password)) else {
-        let mut page = ShowPage::new(ctx, account, &me);
+        let mut page = show_page(&state, ctx, account, &me, None).await?;
         page.password_errors = errors;
         return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
@@ -336,12 +360,9 @@ pub async fn reset_password(
         })?;
     if updated.id == me.id {
         // Keep the admin who changed their own password signed in on this browser.
+        let client = SignInClient::of(&req);
         session
-            .log_in(
-                updated.id,
-                updated.session_version,
-                chrono::Utc::now().timestamp(),
-            )
+            .log_in(updated.id, updated.session_version, &client)
             .map_err(|err| {
                 AppError::Unexpected(anyhow::anyhow!("could not renew the session: {err}"))
             })?;
@@ -360,5 +381,64 @@ fn unexpected(err: AccountError) -> AppError {
     match err {
         AccountError::Database(err) => err.into(),
         other => AppError::Unexpected(anyhow::Error::new(other)),
+    }
+}
+
+/// Ends every session of the user (but the admin's own, when it is their page).
+pub async fn end_sessions(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: TypedSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let keep = if id == me.id { session.handle() } else { None };
+    let actor = me.actor();
+    let ended = state
+        .attempt(move |conn| accounts::end_sessions(conn, &actor, id, keep))
+        .await?
+        .map_err(|err| match err {
+            AccountError::NotFound => AppError::NotFound,
+            other => unexpected(other),
+        })?;
+    session.flash(
+        FlashLevel::Success,
+        sessions_ended_message(ended, keep.is_some()),
+    );
+    Ok(see_other(&format!("/users/{id}")))
+}
+
+/// Ends one session of the user.
+pub async fn end_session(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: TypedSession,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, handle) = path.into_inner();
+    let handle = uuid::Uuid::parse_str(&handle).map_err(|_| AppError::NotFound)?;
+    let actor = me.actor();
+    let ended = state
+        .attempt(move |conn| accounts::end_session(conn, &actor, id, handle))
+        .await?
+        .map_err(|err| match err {
+            AccountError::NotFound => AppError::NotFound,
+            other => unexpected(other),
+        })?;
+    if ended {
+        session.flash(FlashLevel::Success, "The session has ended.");
+    } else {
+        session.flash(FlashLevel::Info, "That session had already ended.");
+    }
+    Ok(see_other(&format!("/users/{id}")))
+}
+
+/// "3 sessions ended." with the right plural, and whether the asking one was kept.
+pub fn sessions_ended_message(ended: usize, kept_current: bool) -> String {
+    let others = if kept_current { " other" } else { "" };
+    match ended {
+        0 => format!("There were no{others} sessions to end."),
+        1 => format!("1{others} session ended."),
+        n => format!("{n}{others} sessions ended."),
     }
 }

@@ -19,6 +19,7 @@ mod openapi;
 mod pages;
 mod receiver;
 mod serve;
+mod sessions;
 mod test_ping;
 mod tokens;
 mod users;
