@@ -46,8 +46,10 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if ip == "fd00:ec2::254".parse::<Ipv6Addr>().unwrap() {
         return Some("a cloud metadata address");
     }
-    // Addresses that embed an IPv4 address (NAT64, 6to4) are judged by it.
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // Addresses that embed an IPv4 address are judged by it: NAT64 (64:ff9b::/96) and
+    // IPv4-translated SIIT (::ffff:0:0:0/96, `::ffff:0:a.b.c.d`), whose translator forwards to
+    // the embedded address as surely as the IPv4-mapped form above; 6to4 below.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
         let [_, _, _, _, _, _, hi, lo] = segments;
         return forbidden_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
     }
@@ -65,6 +67,8 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         }
         // IPv4-compatible (deprecated), Teredo, documentation and discard-only ranges.
         _ if segments[..6] == [0, 0, 0, 0, 0, 0] => "a reserved address",
+        // RFC 8215: NAT64 prefixes a network chose for itself, leading into it.
+        _ if segments[..3] == [0x64, 0xff9b, 1] => "a local-use NAT64 address",
         _ if segments[0] == 0x2001 && segments[1] == 0 => "a Teredo tunnel address",
         _ if segments[0] == 0x2001 && segments[1] == 0xdb8 => "a documentation address",
         _ if segments[..4] == [0x100, 0, 0, 0] => "a discard-only address",
@@ -230,6 +234,49 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_translated_siit_addresses_are_judged_by_their_ipv4_address() {
+        for ip in [
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "::ffff:0:169.254.169.254",
+            "::ffff:0:192.168.1.1",
+            "::ffff:0:0.0.0.0",
+        ] {
+            assert!(refused(ip), "{ip} should be refused");
+        }
+        let reason = forbidden_reason("::ffff:0:127.0.0.1".parse().unwrap());
+        assert_eq!(reason, Some("a loopback address"));
+        assert!(!refused("::ffff:0:8.8.8.8"));
+        assert!(!refused("::ffff:0:93.184.216.34"));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_stay_judged_by_their_ipv4_address() {
+        assert_eq!(
+            forbidden_reason("::ffff:127.0.0.1".parse().unwrap()),
+            Some("a loopback address")
+        );
+        assert_eq!(
+            forbidden_reason("::ffff:169.254.169.254".parse().unwrap()),
+            Some("a cloud metadata address")
+        );
+        assert!(!refused("::ffff:8.8.8.8"));
+    }
+
+    #[test]
+    fn the_local_use_nat64_prefix_is_refused_whatever_it_embeds() {
+        for ip in ["64:ff9b:1::", "64:ff9b:1::808:808", "64:ff9b:1:ffff::1"] {
+            assert_eq!(
+                forbidden_reason(ip.parse().unwrap()),
+                Some("a local-use NAT64 address"),
+                "{ip}"
+            );
+        }
+        // The well-known prefix keeps being judged by the embedded address.
+        assert!(!refused("64:ff9b::808:808"));
+    }
+
+    #[test]
     fn the_allowlist_opens_exactly_its_networks() {
         let policy = TargetPolicy::new(vec!["127.0.0.1/32".parse().unwrap()]);
         assert!(policy.check("h", "127.0.0.1".parse().unwrap()).is_ok());
@@ -252,6 +299,8 @@ mod tests {
         assert!(policy.check_url(&url).is_err());
         // The URL parser normalises odd spellings of loopback before the check sees them.
         let url = url::Url::parse("http://2130706433/x").unwrap();
+        assert!(policy.check_url(&url).is_err());
+        let url = url::Url::parse("http://[::ffff:0:7f00:1]/x").unwrap();
         assert!(policy.check_url(&url).is_err());
         let url = url::Url::parse("https://hooks.example.com/x").unwrap();
         assert!(policy.check_url(&url).is_ok());
