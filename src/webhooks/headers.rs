@@ -1,5 +1,6 @@
-//! Custom request headers (Skilljar's "additional headers"): valid HTTP names and values, and
-//! never one that Herald sets itself.
+//! Custom request headers (Skilljar's "additional headers"): valid HTTP names (at most 256
+//! characters) and values, never one that Herald sets itself, and never one that a receiver
+//! or its proxy could mistake for the client's own (cookies, proxy credentials, forwarding).
 
 use super::receiver_auth::SecretInput;
 
@@ -19,6 +20,14 @@ pub const RESERVED: [&str; 12] = [
     "upgrade",
 ];
 pub const MAX_HEADERS: usize = 20;
+pub const MAX_NAME_LEN: usize = 256;
+
+/// Whether `lower` (a lower-case name) is a header a receiver, or a proxy in front of it, may
+/// take as the client's own: cookies, proxy credentials and forwarding information.
+fn refused(lower: &str) -> bool {
+    matches!(lower, "cookie" | "proxy-authorization" | "forwarded")
+        || lower.starts_with("x-forwarded-")
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomHeader {
@@ -47,6 +56,12 @@ pub fn parse_rows(
             }
             continue;
         }
+        if name.chars().count() > MAX_NAME_LEN {
+            return Err(format!(
+                "Row {}: use a header name of at most {MAX_NAME_LEN} characters.",
+                index + 1
+            ));
+        }
         let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
             format!("{name:?} is not a valid header name (letters, digits and - only).")
         })?;
@@ -54,6 +69,11 @@ pub fn parse_rows(
         if RESERVED.contains(&lower.as_str()) {
             return Err(format!(
                 "{name} is set by Herald itself and cannot be overridden."
+            ));
+        }
+        if refused(&lower) {
+            return Err(format!(
+                "{name} cannot be a custom header: Herald never sends cookies, proxy credentials or forwarding headers (Cookie, Proxy-Authorization, Forwarded, X-Forwarded-*)."
             ));
         }
         if headers.iter().any(|h| h.name == lower) {
@@ -121,6 +141,40 @@ mod tests {
         );
         assert!(parse_rows(&strings(&["X-A"]), &strings(&["line\nbreak"]), &[]).is_err());
         assert!(parse_rows(&strings(&[""]), &strings(&["orphan"]), &[]).is_err());
+    }
+
+    #[test]
+    fn cookies_proxy_credentials_and_forwarding_headers_are_refused_in_any_case() {
+        for name in [
+            "Cookie",
+            "COOKIE",
+            "Proxy-Authorization",
+            "proxy-authorization",
+            "Forwarded",
+            "X-Forwarded-For",
+            "x-forwarded-host",
+            "X-FORWARDED-PROTO",
+            "X-Forwarded-Anything-Else",
+        ] {
+            let err = parse_rows(&strings(&[name]), &strings(&["x"]), &[]).unwrap_err();
+            assert!(err.contains("cannot be a custom header"), "{name}: {err}");
+            assert!(err.starts_with(name), "the message names the header: {err}");
+        }
+        // Look-alikes that are not those headers stay allowed.
+        for name in ["X-Cookie-Consent", "X-Forwarded", "Proxy-Id", "X-Forwarder"] {
+            assert!(
+                parse_rows(&strings(&[name]), &strings(&["x"]), &[]).is_ok(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_names_are_at_most_256_characters() {
+        let longest = format!("X-{}", "a".repeat(MAX_NAME_LEN - 2));
+        assert!(parse_rows(std::slice::from_ref(&longest), &strings(&["x"]), &[]).is_ok());
+        let err = parse_rows(&[format!("{longest}b")], &strings(&["x"]), &[]).unwrap_err();
+        assert_eq!(err, "Row 1: use a header name of at most 256 characters.");
     }
 
     #[test]
