@@ -44,6 +44,11 @@ impl EndpointUrl {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    /// Scheme, host and port: what a credential given for this receiver is bound to.
+    pub fn origin(&self) -> url::Origin {
+        self.0.origin()
+    }
 }
 
 impl fmt::Display for EndpointUrl {

@@ -1,6 +1,7 @@
 //! Webhooks: the settings an administrator chooses, parsed into domain types once (shared by
 //! the console and, later, the JSON API), and the service that stores them with an audit trail.
 
+pub mod carry_over;
 pub mod dispatch;
 pub mod endpoint;
 pub mod flow_state;

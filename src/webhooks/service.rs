@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
 
+use super::carry_over::{self, Refusal, StoredSecrets};
 use super::input::{EventSelection, WebhookSpec};
 use super::receiver_auth::{ReceiverAuth, SecretInput};
 use super::signing::SigningSecret;
@@ -27,6 +28,10 @@ pub enum WebhookError {
     NotFound,
     #[error("Signing is off for this webhook.")]
     SigningOff,
+    /// The endpoint's origin changed and blank fields would carry stored secrets to it: the
+    /// form fields to fill in again, with their messages.
+    #[error("The endpoint's host, scheme or port changed: enter the stored secrets again.")]
+    SecretsNotCarriedOver(Vec<Refusal>),
     #[error(transparent)]
     Secret(#[from] crate::domain::secret_box::OpenError),
     #[error(transparent)]
@@ -182,6 +187,9 @@ pub fn create(
 }
 
 /// Saves an edit; returns a signing secret when signing was switched on and none existed.
+/// Blank secret fields keep the stored values, except when the endpoint's origin changes: then
+/// [`WebhookError::SecretsNotCarriedOver`] names each one to enter again (see `carry_over`).
+/// The audit entry says which secrets were set, replaced or cleared, never their values.
 pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -193,6 +201,14 @@ pub fn update(
         let before = webhook::find_for_update(conn, id)?.ok_or(WebhookError::NotFound)?;
         let events_before = webhook::events_of(conn, id)?;
         let headers_before = webhook::headers_of(conn, id)?;
+        // Checked against the locked row: what is stored now, not what the form was built from.
+        let origin_changed = !carry_over::same_origin(&before.endpoint_url, &spec.endpoint);
+        let secret_changes = carry_over::review(
+            &stored_secrets(&before, &headers_before, secrets),
+            origin_changed,
+            spec,
+        )
+        .map_err(WebhookError::SecretsNotCarriedOver)?;
         let mut values = values_for(spec, Some(&before), secrets, actor);
         let mut new_secret = None;
         if spec.signing_enabled && before.signing_secret_enc.is_none() {
@@ -226,13 +242,34 @@ pub fn update(
             &headers_after,
             spec,
         );
-        audit::record(
-            conn,
-            actor,
-            change("webhook.updated", &after, json!({ "changed": changed })),
-        )?;
+        let mut details = json!({ "changed": changed });
+        if origin_changed {
+            details["endpoint_origin_changed"] = json!(true);
+        }
+        if !secret_changes.is_empty() {
+            details["secrets"] = json!(secret_changes);
+        }
+        audit::record(conn, actor, change("webhook.updated", &after, details))?;
         Ok((after, new_secret))
     })
+}
+
+/// Which receiver credentials `webhook` has stored. A Basic password that cannot be opened
+/// counts as stored: only a known-empty one gives nothing away.
+fn stored_secrets(
+    webhook: &Webhook,
+    headers: &[webhook::StoredHeader],
+    secrets: &SecretBox,
+) -> StoredSecrets {
+    StoredSecrets {
+        basic_password: webhook.basic_password_enc.as_deref().is_some_and(|sealed| {
+            secrets
+                .open(SEAL_BASIC_PASSWORD, sealed)
+                .map_or(true, |password| !password.is_empty())
+        }),
+        auth_header: webhook.auth_header_enc.is_some(),
+        header_names: headers.iter().map(|h| h.name.clone()).collect(),
+    }
 }
 
 /// Names of what an edit changed; for secrets only that they changed, never their values.

@@ -18,6 +18,7 @@ mod migrations;
 mod openapi;
 mod pages;
 mod receiver;
+mod receiver_secrets;
 mod serve;
 mod sessions;
 mod test_ping;

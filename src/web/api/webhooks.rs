@@ -28,12 +28,20 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 impl From<WebhookError> for ApiError {
     fn from(err: WebhookError) -> Self {
+        let message = err.to_string();
         match err {
             WebhookError::NotFound => ApiError::NotFound("No webhook with this id.".into()),
             WebhookError::NameTaken => ApiError::Conflict(err.to_string()),
             WebhookError::SigningOff => ApiError::Conflict(
                 "Signing is off for this webhook: turn it on (signing_enabled) first.".into(),
             ),
+            WebhookError::SecretsNotCarriedOver(refusals) => {
+                let mut errors = std::collections::BTreeMap::new();
+                for (field, message) in refusals {
+                    errors.insert(field.to_owned(), vec![message]);
+                }
+                ApiError::Unprocessable { message, errors }
+            }
             WebhookError::Database(err) => err.into(),
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
