@@ -45,7 +45,7 @@ impl FormPage {
 
     fn password_hint(&self) -> &'static str {
         if self.has_basic_password {
-            "Stored encrypted. Leave blank to keep the current one — unless you change the endpoint's host, scheme or port: then enter it again (stored secrets are never sent to a new host)."
+            "Stored encrypted. Leave blank to keep the current one. If you change the endpoint's host, scheme or port, enter it again: stored secrets are never sent to a new host."
         } else {
             "Stored encrypted; never shown again."
         }
@@ -53,7 +53,7 @@ impl FormPage {
 
     fn auth_header_hint(&self) -> &'static str {
         if self.has_auth_header {
-            "Sent exactly as written. Leave blank to keep the current value — unless you change the endpoint's host, scheme or port: then enter it again (stored secrets are never sent to a new host)."
+            "Sent exactly as written. Leave blank to keep the current value. If you change the endpoint's host, scheme or port, enter it again: stored secrets are never sent to a new host."
         } else {
             "Sent exactly as written, for example: Bearer 3f9c…"
         }
