@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod claim;
 pub mod lease;
 pub mod listener;
+pub mod masking;
 pub mod outbound;
 pub mod outcome;
 pub mod payload;

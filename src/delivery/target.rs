@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use reqwest::header::{HeaderName, HeaderValue};
 
+use super::masking;
 use crate::domain::secret_box::SecretBox;
 use crate::model::webhook::{self, Webhook};
 use crate::webhooks::retry::RetryPolicy;
@@ -16,8 +17,7 @@ use crate::webhooks::service::{
 };
 use crate::webhooks::signing::SigningSecret;
 
-/// What the attempt history shows instead of a secret header value.
-pub const MASK: &str = "••••••••";
+pub use super::masking::MASK;
 
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -28,7 +28,7 @@ pub struct Target {
     pub timeout: Duration,
     /// The `Authorization` value (Basic or verbatim), marked sensitive.
     pub authorization: Option<HeaderValue>,
-    /// How the Authorization header appears in the attempt history.
+    /// How the Authorization header appears in the attempt history (see `masking`).
     pub authorization_masked: Option<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub secret: Option<SigningSecret>,
@@ -81,17 +81,13 @@ impl Target {
                     .encode(format!("{username}:{password}"));
                 (
                     Some(sensitive(&format!("Basic {encoded}"))?),
-                    Some(format!("Basic {MASK} (user {username})")),
+                    Some(masking::basic(&username)),
                 )
             }
             "header" => match &hook.auth_header_enc {
                 Some(sealed) => {
                     let value = open(SEAL_AUTH_HEADER, sealed)?;
-                    let scheme = value
-                        .split_whitespace()
-                        .next()
-                        .filter(|_| value.contains(' '));
-                    let masked = scheme.map_or(MASK.to_owned(), |s| format!("{s} {MASK}"));
+                    let masked = masking::authorization(&value);
                     (Some(sensitive(&value)?), Some(masked))
                 }
                 None => (None, None),
