@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod console_deliveries;
 mod csrf;
+mod custom_header_names;
 mod db_outage;
 mod delivery;
 mod delivery_helpers;

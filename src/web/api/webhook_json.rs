@@ -9,7 +9,10 @@ use crate::webhooks::flow_state::{Flow, FlowState};
 use crate::webhooks::input::WebhookInput;
 
 /// A webhook as sent by an API client. Absent fields take the defaults on create and PUT, and
-/// keep the stored value on PATCH; secrets are write-only.
+/// keep the stored value on PATCH; secrets are write-only. A blank or absent secret keeps the
+/// stored one only while the endpoint keeps its scheme, host and port: a change that would carry
+/// a stored secret to another origin gets 422 naming `basic_password`, `auth_header` or
+/// `headers`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
@@ -58,7 +61,7 @@ where
 #[serde(deny_unknown_fields)]
 pub struct HeaderRequest {
     pub name: String,
-    /// Blank keeps the stored value of a header with this name.
+    /// Blank keeps the stored value of a header with this name (not across an origin change).
     #[serde(default)]
     pub value: String,
 }
