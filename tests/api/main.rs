@@ -10,6 +10,7 @@ mod delivery_helpers;
 mod flow_state;
 mod health;
 mod helpers;
+mod hostile_input;
 mod ingest;
 mod isolation;
 mod login;
