@@ -78,6 +78,10 @@ pub async fn ingest(
             "Send the API token as: Authorization: Bearer <token>.".into(),
         ));
     }
+    // What is wrong with the body is answered only after the token was checked (below, in
+    // the same trip to the database as the work): an unauthenticated request is 401 whatever
+    // it sends. A body over the limit is not read any further.
+    let mut refused_body = None;
     if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -88,7 +92,7 @@ pub async fn ingest(
             .trim()
             .to_ascii_lowercase();
         if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(ApiError::UnsupportedMediaType);
+            refused_body = Some(ApiError::UnsupportedMediaType);
         }
     }
     let declared = request
@@ -96,20 +100,23 @@ pub async fn ingest(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    if refused_body.is_none() && declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        refused_body = Some(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY_BYTES));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| ApiError::BadRequest {
-            message: format!("The request body could not be read: {err}"),
-            line: None,
-            column: None,
-        })?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    if refused_body.is_none() {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|err| ApiError::BadRequest {
+                message: format!("The request body could not be read: {err}"),
+                line: None,
+                column: None,
+            })?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                refused_body = Some(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+                break;
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
     }
 
     // Authenticate, parse and queue in one trip to the blocking pool, on one connection,
@@ -123,6 +130,9 @@ pub async fn ingest(
     let (shape, queued) = state
         .attempt(move |conn| {
             let token = bearer::check(conn, authorization.as_deref(), Scope::Ingest)?;
+            if let Some(refused) = refused_body {
+                return Err(refused);
+            }
             let (shape, events) = request::parse(&body, Utc::now()).map_err(invalid)?;
             let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
             let source = format!("api token {}", token.name);
