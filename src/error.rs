@@ -19,6 +19,9 @@ pub enum AppError {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A method the address does not answer; the methods it does, for `Allow`.
+    #[error("method not allowed (allowed: {0})")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Unavailable(Unavailable),
     #[error(transparent)]
@@ -43,13 +46,14 @@ impl Unavailable {
         }
     }
 
-    /// The one log line for a request refused for this reason.
+    /// The one log line for a request refused for this reason (a 5xx: at error, see
+    /// `telemetry::level_for`).
     pub fn log(&self) {
         match self {
             Unavailable::Database(cause) => {
-                tracing::warn!("503: database unavailable: {cause}")
+                tracing::error!("503: database unavailable: {cause}")
             }
-            Unavailable::Busy(what) => tracing::warn!("503: busy: {what}"),
+            Unavailable::Busy(what) => tracing::error!("503: busy: {what}"),
         }
     }
 
@@ -161,6 +165,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -181,6 +186,21 @@ impl ResponseError for AppError {
                 "The form was not sent from this Herald session, or your session changed since it was shown. Go back, reload the page and try again.",
             ),
             AppError::BadRequest(problem) => ("This request could not be read", problem.as_str()),
+            AppError::MethodNotAllowed(allowed) => {
+                let mut response = error_page(
+                    self.status_code(),
+                    "Not available this way",
+                    &format!(
+                        "This address answers {allowed} only. Use the links and buttons of the console."
+                    ),
+                );
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allowed) {
+                    response
+                        .headers_mut()
+                        .insert(actix_web::http::header::ALLOW, value);
+                }
+                return response;
+            }
             AppError::Unavailable(reason) => {
                 reason.log();
                 let (title, message) = match reason {

@@ -13,6 +13,8 @@ use actix_web::{App, HttpServer, web};
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
+use crate::telemetry::RequestSpan;
+
 use crate::auth::csrf::verify_csrf;
 use crate::config::Settings;
 use crate::db::Pools;
@@ -30,6 +32,9 @@ pub const SESSION_COOKIE: &str = "herald_session";
 /// No inline script anywhere, no framing, nothing loaded from elsewhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Two years, the usual preload value; sent only when the session cookie is `Secure`.
+const HSTS: &str = "max-age=63072000";
 
 pub struct Application {
     port: u16,
@@ -122,8 +127,8 @@ impl Application {
                             .build(),
                     )
                     .wrap(from_fn(crate::auth::session_outage::unavailable_page))
-                    .wrap(security_headers())
-                    .wrap(TracingLogger::default())
+                    .wrap(security_headers(cookie_secure))
+                    .wrap(TracingLogger::<RequestSpan>::new())
                     .app_data(state.clone())
                     .app_data(web::FormConfig::default().limit(64 * 1024))
                     .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(
@@ -133,7 +138,8 @@ impl Application {
                         web::PathConfig::default().error_handler(|_, request| not_found(request)),
                     )
                     .app_data(
-                        web::QueryConfig::default().error_handler(|_, request| not_found(request)),
+                        web::QueryConfig::default()
+                            .error_handler(|err, request| bad_query(&err.to_string(), request)),
                     )
                     .configure(routes)
                     .default_service(web::to(|request: actix_web::HttpRequest| async move {
@@ -202,11 +208,37 @@ fn not_found(request: &actix_web::HttpRequest) -> actix_web::Error {
     }
 }
 
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// A query string no handler could read (handlers parse theirs with `web::input`; this is the
+/// fallback for `web::Query`): 400, as JSON under `/api/`.
+fn bad_query(problem: &str, request: &actix_web::HttpRequest) -> actix_web::Error {
+    if request.path().starts_with("/api/") {
+        crate::web::api::error::ApiError::BadParameters {
+            message: "The query string has a value Herald cannot read.".into(),
+            errors: [("query".to_owned(), vec![problem.to_owned()])].into(),
+        }
+        .into()
+    } else {
+        AppError::BadRequest(format!(
+            "The address has a value Herald cannot read ({problem})."
+        ))
+        .into()
+    }
+}
+
+/// On every answer that does not set its own: no caching (pages and API answers may show
+/// secrets, new tokens or personal data; only static files say otherwise), and HSTS when the
+/// session cookie is `Secure`, i.e. Herald is served over https.
+fn security_headers(cookie_secure: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .add(("X-Frame-Options", "DENY"))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cache-Control", "no-store"));
+    if cookie_secure {
+        headers.add(("Strict-Transport-Security", HSTS))
+    } else {
+        headers
+    }
 }

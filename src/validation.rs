@@ -73,3 +73,58 @@ impl FieldErrors {
             .collect()
     }
 }
+
+/// The message for text with control characters (NUL, line breaks in a one-line field…).
+pub const NO_CONTROL_CHARACTERS: &str =
+    "Remove the control characters (such as NUL or line breaks) from this value.";
+
+/// One line of text, trimmed. PostgreSQL cannot store NUL, and no single-line value has a use
+/// for any other control character, so they are refused rather than stored or stripped.
+pub fn single_line(raw: &str) -> Result<&str, String> {
+    let text = raw.trim();
+    if text.chars().any(char::is_control) {
+        Err(NO_CONTROL_CHARACTERS.to_owned())
+    } else {
+        Ok(text)
+    }
+}
+
+/// Text that may span lines (a description), trimmed: line breaks and tabs are kept, every other
+/// control character is refused.
+pub fn multi_line(raw: &str) -> Result<&str, String> {
+    let text = raw.trim();
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Err(
+            "Remove the control characters (such as NUL) from this text; line breaks are fine."
+                .to_owned(),
+        )
+    } else {
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_text_is_trimmed_and_refuses_control_characters() {
+        assert_eq!(single_line("  LMS production\n").unwrap(), "LMS production");
+        for bad in ["a\0b", "a\r\nb", "a\tb", "a\u{7f}b", "a\u{85}b"] {
+            assert!(single_line(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn multi_line_text_keeps_line_breaks_and_refuses_nul() {
+        assert_eq!(
+            multi_line(" one\r\ntwo\tthree\n").unwrap(),
+            "one\r\ntwo\tthree"
+        );
+        assert!(multi_line("a\0b").is_err());
+        assert!(multi_line("a\u{1b}[31m").is_err());
+    }
+}

@@ -103,10 +103,16 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
             Ok(input) => {
                 let before = errors.len();
                 let event_type = input.event_type.trim().to_owned();
-                if event_type.is_empty() || event_type.chars().count() > MAX_TYPE_CHARS {
+                if event_type.is_empty()
+                    || event_type.chars().count() > MAX_TYPE_CHARS
+                    || event_type.chars().any(char::is_control)
+                {
                     errors.entry(field("type")).or_default().push(format!(
-                        "Give the event type, at most {MAX_TYPE_CHARS} characters."
+                        "Give the event type, at most {MAX_TYPE_CHARS} characters, without control characters."
                     ));
+                }
+                for path in nul_paths(&input.data, field("data")) {
+                    errors.entry(path).or_default().push(NUL_MESSAGE.into());
                 }
                 if input.data.is_null() {
                     errors
@@ -142,6 +148,63 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
     } else {
         Err(RequestError::Invalid(errors))
     }
+}
+
+const NUL_MESSAGE: &str =
+    "Contains the NUL character (\\u0000), which Herald cannot store: remove it.";
+
+/// The path of every string and key in `value` that contains NUL (PostgreSQL's `jsonb` cannot
+/// hold `\u0000`), such as `events[3].data.user.name`; a key is named by its own path.
+fn nul_paths(value: &serde_json::Value, at: String) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![(value, at)];
+    while let Some((value, at)) = stack.pop() {
+        match value {
+            serde_json::Value::String(text) if text.contains('\0') => found.push(at),
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    stack.push((item, format!("{at}[{index}]")));
+                }
+            }
+            serde_json::Value::Object(members) => {
+                for (key, member) in members {
+                    let path = member_path(&at, key);
+                    if key.contains('\0') {
+                        found.push(path.clone());
+                    }
+                    stack.push((member, path));
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort();
+    found
+}
+
+/// `at.key` for plain keys, `at["odd key"]` (JSON-escaped) for the rest.
+fn member_path(at: &str, key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        format!("{at}.{key}")
+    } else {
+        format!("{at}[{}]", serde_json::Value::from(key))
+    }
+}
+
+/// The positions of the events named in `errors` (keys `events[N]…`), for a batch's answer.
+pub fn refused_positions(errors: &BTreeMap<String, Vec<String>>) -> Vec<usize> {
+    let mut positions: Vec<usize> = errors
+        .keys()
+        .filter_map(|key| key.strip_prefix("events["))
+        .filter_map(|rest| rest.split(']').next()?.parse().ok())
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    positions
 }
 
 /// serde's message without the position (which is meaningless inside a parsed value).
@@ -222,6 +285,41 @@ mod tests {
         assert!(errors.contains_key("events[3].type"));
         assert!(errors.contains_key("events[3].data"));
         assert!(!errors.keys().any(|k| k.starts_with("events[0]")));
+    }
+
+    #[test]
+    fn nul_is_named_by_its_json_path_keys_too() {
+        let body = serde_json::json!([
+            { "type": "course.completed", "data": { "user": { "id": 1 } } },
+            { "type": "course.completed", "data": { "user": { "name": "a\u{0}b" }, "tags": ["x", "\u{0}"] } },
+            { "type": "course.completed", "data": { "odd\u{0}key": 1, "nested": { "a b": "\u{0}" } } },
+            { "type": "course.\u{0}completed", "data": {} },
+        ]);
+        let RequestError::Invalid(errors) = parse(body.to_string().as_bytes(), now()).unwrap_err()
+        else {
+            panic!()
+        };
+        let keys: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "events[1].data.tags[1]",
+                "events[1].data.user.name",
+                "events[2].data.nested[\"a b\"]",
+                "events[2].data[\"odd\\u0000key\"]",
+                "events[3].type",
+            ]
+        );
+        assert_eq!(refused_positions(&errors), [1, 2, 3]);
+        let one = parse(br#"{"type":"a.b","data":{"x":"\u0000"}}"#, now()).unwrap_err();
+        assert!(matches!(one, RequestError::Invalid(e) if e.contains_key("data.x")));
+    }
+
+    #[test]
+    fn other_control_characters_in_data_are_kept() {
+        let (_, events) =
+            parse(br#"{"type":"a.b","data":{"text":"line\none\ttab"}}"#, now()).unwrap();
+        assert_eq!(events[0].data["text"], "line\none\ttab");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::state::AppState;
 use crate::error::AppError;
 use crate::model::audit::{self, AuditEntry, AuditFilter};
 use crate::model::{PageRequest, Paged};
+use crate::web::input::Query;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -31,7 +32,7 @@ struct AuditPage {
 pub async fn list(
     state: web::Data<AppState>,
     ctx: PageContext,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let filter = AuditFilter {

@@ -15,6 +15,7 @@ use crate::auth::throttle::{self, Verdict};
 use crate::domain::username::Username;
 use crate::error::AppError;
 use crate::model::user;
+use crate::web::input::{Form, Query};
 
 const WRONG_CREDENTIALS: &str = "Wrong username or password.";
 
@@ -37,7 +38,7 @@ pub struct LoginQuery {
 pub async fn form(
     ctx: PageContext,
     session: TypedSession,
-    query: web::Query<LoginQuery>,
+    query: Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     if session.user_id().is_some() && query.ended.is_none() {
         return Ok(see_other(&safe_next(query.next.as_deref())));
@@ -88,7 +89,7 @@ pub async fn submit(
     state: web::Data<AppState>,
     session: TypedSession,
     ctx: PageContext,
-    form: web::Form<LoginForm>,
+    form: Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let LoginForm {
         username,
@@ -96,6 +97,19 @@ pub async fn submit(
         next,
     } = form.into_inner();
     let next = safe_next(next.as_deref());
+    if username.chars().any(char::is_control) {
+        // No account name has control characters (and PostgreSQL cannot even compare NUL):
+        // the answer to a wrong password, without a trip to the database.
+        return render_with(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage {
+                ctx,
+                username: String::new(),
+                next,
+                error: Some(WRONG_CREDENTIALS.into()),
+            },
+        );
+    }
     let client_ip = client_address_of(&req);
     let typed_username = username.clone();
     let limits = state.settings.login_throttle;

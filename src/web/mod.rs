@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod deliveries;
 pub mod events;
 pub mod health;
+pub mod input;
 pub mod login;
 pub mod page;
 pub mod session_rows;
@@ -19,80 +20,85 @@ pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, delete, get, patch, post, put};
+use actix_web::{HttpRequest, ResponseError};
 
 use crate::auth::guard::{require_admin, require_manager, require_viewer};
 
 /// `route!(cfg, guard, "/path", get => handler, post => handler)`: one resource, its methods,
-/// and the role guard in front of it.
+/// and the role guard in front of it. Any other method is 405 with `Allow`.
 macro_rules! route {
     ($cfg:expr, $guard:expr, $path:literal, $($method:ident => $handler:expr),+) => {
-        $cfg.service(web::resource($path).wrap(from_fn($guard))$(.route($method().to($handler)))+);
+        $cfg.service(
+            web::resource($path)
+                .wrap(from_fn($guard))
+                $(.route($method().to($handler)))+
+                .default_service(method_not_allowed(&[$(stringify!($method)),+])),
+        );
     };
+}
+
+/// `open!(cfg, "/path", get => handler, …)`: a resource without a role guard (sign-in, health,
+/// static files, the API with its bearer tokens); any other method is 405 with `Allow`.
+macro_rules! open {
+    ($cfg:expr, $path:literal, $($method:ident => $handler:expr),+) => {
+        $cfg.service(
+            web::resource($path)
+                $(.route($method().to($handler)))+
+                .default_service(method_not_allowed(&[$(stringify!($method)),+])),
+        );
+    };
+}
+
+/// The answer to a method a resource does not declare: 405 with `Allow` listing the ones it
+/// does (JSON under `/api/`, the error page elsewhere), instead of a misleading 404.
+fn method_not_allowed(methods: &[&str]) -> actix_web::Route {
+    let allowed = methods
+        .iter()
+        .map(|m| m.to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ");
+    web::to(move |request: HttpRequest| {
+        let allowed = allowed.clone();
+        async move {
+            if request.path().starts_with("/api/") {
+                api::error::ApiError::MethodNotAllowed(allowed).error_response()
+            } else {
+                crate::error::AppError::MethodNotAllowed(allowed).error_response()
+            }
+        }
+    })
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Public: sign-in, health check, static files.
-    cfg.route("/login", get().to(login::form))
-        .route("/login", post().to(login::submit))
-        .route("/healthz", get().to(health::check))
-        .route("/static/{file}", get().to(assets::serve));
+    open!(cfg, "/login", get => login::form, post => login::submit);
+    open!(cfg, "/healthz", get => health::check);
+    open!(cfg, "/static/{file}", get => assets::serve);
 
     // The JSON API: bearer tokens checked in each handler (401/403 as JSON), no CSRF.
-    cfg.route("/api/v1/openapi.json", get().to(api::openapi::document))
-        .route("/api/v1/events", post().to(api::events::ingest))
-        .route("/api/v1/event-types", get().to(api::webhooks::event_types))
-        .route("/api/v1/webhooks", get().to(api::webhooks::list))
-        .route("/api/v1/webhooks", post().to(api::webhooks::create))
-        .route("/api/v1/webhooks/{id}", get().to(api::webhooks::show))
-        .route("/api/v1/webhooks/{id}", put().to(api::webhooks::replace))
-        .route("/api/v1/webhooks/{id}", patch().to(api::webhooks::patch))
-        .route("/api/v1/webhooks/{id}", delete().to(api::webhooks::delete))
-        .route(
-            "/api/v1/webhooks/{id}/enable",
-            post().to(api::webhooks::enable),
-        )
-        .route(
-            "/api/v1/webhooks/{id}/disable",
-            post().to(api::webhooks::disable),
-        )
-        .route(
-            "/api/v1/webhooks/{id}/ping",
-            post().to(api::webhooks::send_ping),
-        )
-        .route(
-            "/api/v1/webhooks/{id}/rotate-secret",
-            post().to(api::webhooks::rotate_secret),
-        )
-        .route("/api/v1/deliveries", get().to(api::deliveries::list))
-        .route("/api/v1/deliveries/{id}", get().to(api::deliveries::show))
-        .route(
-            "/api/v1/deliveries/{id}/redeliver",
-            post().to(api::deliveries::redeliver),
-        )
-        .route(
-            "/api/v1/dead-letters",
-            get().to(api::deliveries::dead_letters),
-        )
-        .route(
-            "/api/v1/dead-letters/replay",
-            post().to(api::deliveries::replay),
-        )
-        .route(
-            "/api/v1/dead-letters/discard",
-            post().to(api::deliveries::discard),
-        );
+    open!(cfg, "/api/v1/openapi.json", get => api::openapi::document);
+    open!(cfg, "/api/v1/events", post => api::events::ingest);
+    open!(cfg, "/api/v1/event-types", get => api::webhooks::event_types);
+    open!(cfg, "/api/v1/webhooks", get => api::webhooks::list, post => api::webhooks::create);
+    open!(cfg, "/api/v1/webhooks/{id}",
+        get => api::webhooks::show,
+        put => api::webhooks::replace,
+        patch => api::webhooks::patch,
+        delete => api::webhooks::delete);
+    open!(cfg, "/api/v1/webhooks/{id}/enable", post => api::webhooks::enable);
+    open!(cfg, "/api/v1/webhooks/{id}/disable", post => api::webhooks::disable);
+    open!(cfg, "/api/v1/webhooks/{id}/ping", post => api::webhooks::send_ping);
+    open!(cfg, "/api/v1/webhooks/{id}/rotate-secret", post => api::webhooks::rotate_secret);
+    open!(cfg, "/api/v1/deliveries", get => api::deliveries::list);
+    open!(cfg, "/api/v1/deliveries/{id}", get => api::deliveries::show);
+    open!(cfg, "/api/v1/deliveries/{id}/redeliver", post => api::deliveries::redeliver);
+    open!(cfg, "/api/v1/dead-letters", get => api::deliveries::dead_letters);
+    open!(cfg, "/api/v1/dead-letters/replay", post => api::deliveries::replay);
+    open!(cfg, "/api/v1/dead-letters/discard", post => api::deliveries::discard);
 
     // Any signed-in user (viewer and up).
-    cfg.service(
-        web::resource("/")
-            .wrap(from_fn(require_viewer))
-            .route(get().to(dashboard::show)),
-    )
-    .service(
-        web::resource("/logout")
-            .wrap(from_fn(require_viewer))
-            .route(post().to(login::logout)),
-    );
+    route!(cfg, require_viewer, "/", get => dashboard::show);
+    route!(cfg, require_viewer, "/logout", post => login::logout);
     // Every signed-in user manages their own sessions.
     route!(cfg, require_viewer, "/account", get => account::show);
     route!(cfg, require_viewer, "/account/sessions/end-others", post => account::end_other_sessions);
@@ -129,18 +135,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_admin, "/tokens/{id}/revoke", post => tokens::revoke);
 
     // Admins only: user management.
-    cfg.service(
-        web::scope("/users")
-            .wrap(from_fn(require_admin))
-            .route("", get().to(users::list))
-            .route("", post().to(users::create))
-            .route("/new", get().to(users::new_form))
-            .route("/{id}", get().to(users::show))
-            .route("/{id}/role", post().to(users::change_role))
-            .route("/{id}/password", post().to(users::reset_password))
-            .route("/{id}/disable", post().to(users::disable))
-            .route("/{id}/enable", post().to(users::enable))
-            .route("/{id}/sessions/end", post().to(users::end_sessions))
-            .route("/{id}/sessions/{handle}/end", post().to(users::end_session)),
-    );
+    route!(cfg, require_admin, "/users", get => users::list, post => users::create);
+    route!(cfg, require_admin, "/users/new", get => users::new_form);
+    route!(cfg, require_admin, "/users/{id}", get => users::show);
+    route!(cfg, require_admin, "/users/{id}/role", post => users::change_role);
+    route!(cfg, require_admin, "/users/{id}/password", post => users::reset_password);
+    route!(cfg, require_admin, "/users/{id}/disable", post => users::disable);
+    route!(cfg, require_admin, "/users/{id}/enable", post => users::enable);
+    route!(cfg, require_admin, "/users/{id}/sessions/end", post => users::end_sessions);
+    route!(cfg, require_admin, "/users/{id}/sessions/{handle}/end", post => users::end_session);
 }

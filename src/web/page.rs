@@ -67,8 +67,25 @@ pub fn render_with(status: StatusCode, template: &impl Template) -> Result<HttpR
         .body(template.render()?))
 }
 
+/// 303 to `location`; one that is not a valid header value (it never is here, see
+/// [`local_path`]) goes to the dashboard instead of failing after the action was done.
 pub fn see_other(location: &str) -> HttpResponse {
+    let location = actix_web::http::header::HeaderValue::from_str(location)
+        .unwrap_or_else(|_| actix_web::http::header::HeaderValue::from_static("/"));
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, location))
         .finish()
+}
+
+/// A `back` field as sent by a form: a path on this site (no `//host`, `/\host` or scheme),
+/// without control characters and of a sane length, or `None` so the caller uses its default.
+/// Checked before the action, so a forged value can never turn a done action into an error.
+pub fn local_path(raw: &str) -> Option<&str> {
+    let path = raw.trim();
+    (path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && path.len() <= 2048
+        && !path.chars().any(|c| c.is_control() || c == '\\'))
+    .then_some(path)
 }

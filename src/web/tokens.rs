@@ -14,6 +14,7 @@ use crate::model::api_token::{self, ApiToken};
 use crate::model::{PageRequest, Paged};
 use crate::tokens::{self, Scope};
 use crate::validation::FieldErrors;
+use crate::web::input::{Form, Query};
 
 #[derive(Template)]
 #[template(path = "tokens/list.html")]
@@ -47,7 +48,7 @@ async fn page_of_tokens(state: &AppState, page: Option<i64>) -> Result<Paged<Api
 pub async fn list(
     state: web::Data<AppState>,
     ctx: PageContext,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     render(&TokensPage {
         ctx: ctx.in_section("tokens"),
@@ -66,7 +67,7 @@ pub async fn create(
     state: web::Data<AppState>,
     ctx: PageContext,
     me: CurrentUser,
-    form: web::Form<TokenForm>,
+    form: Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let mut errors = FieldErrors::default();

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::model::user::{self, User};
 use crate::model::{PageRequest, Paged};
 use crate::validation::FieldErrors;
+use crate::web::input::{Form, Query};
 
 #[derive(Template)]
 #[template(path = "users/list.html")]
@@ -36,7 +37,7 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     ctx: PageContext,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = PageRequest::new(query.page, PageRequest::DEFAULT_PER_PAGE);
     let users = state.run(move |conn| user::list(conn, page)).await?;
@@ -91,7 +92,7 @@ pub async fn create(
     ctx: PageContext,
     me: CurrentUser,
     session: TypedSession,
-    form: web::Form<NewUserForm>,
+    form: Form<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = form.into_inner();
     let mut errors = form.validate().map_or_else(
@@ -215,7 +216,7 @@ pub async fn change_role(
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
-    form: web::Form<RoleForm>,
+    form: Form<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let account = load(&state, id).await?;
@@ -335,7 +336,7 @@ pub async fn reset_password(
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
-    form: web::Form<PasswordForm>,
+    form: Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let account = load(&state, id).await?;

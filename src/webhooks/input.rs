@@ -202,15 +202,14 @@ impl WebhookInput {
             |_| FieldErrors::default(),
         );
         let name = errors.check("name", || {
-            let name = self.name.trim();
-            if name.chars().any(char::is_control) {
-                Err("Do not use control characters.".into())
-            } else {
-                Ok(name.to_owned())
-            }
+            crate::validation::single_line(&self.name).map(str::to_owned)
+        });
+        let description = errors.check("description", || {
+            crate::validation::multi_line(&self.description).map(str::to_owned)
         });
         let endpoint = errors.check("endpoint_url", || {
-            EndpointUrl::parse(&self.endpoint_url, ctx.allow_http)
+            crate::validation::single_line(&self.endpoint_url)
+                .and_then(|url| EndpointUrl::parse(url, ctx.allow_http))
         });
         let events = if self.wants_all_events() {
             Some(EventSelection::All)
@@ -295,6 +294,7 @@ impl WebhookInput {
 
         match (
             name,
+            description,
             endpoint,
             events,
             dispatch,
@@ -307,6 +307,7 @@ impl WebhookInput {
         ) {
             (
                 Some(name),
+                Some(description),
                 Some(endpoint),
                 Some(events),
                 Some(dispatch),
@@ -318,7 +319,7 @@ impl WebhookInput {
                 Some(limits),
             ) if errors.is_empty() => Ok(WebhookSpec {
                 name,
-                description: self.description.trim().to_owned(),
+                description,
                 endpoint,
                 events,
                 dispatch,

@@ -318,6 +318,29 @@ async fn every_response_matches_the_openapi_document() {
         Some(json!({ "type": "nope.never", "data": {} })),
     )
     .await;
+    // A batch with an event that cannot be stored: 422 with the refused positions.
+    let refused = c
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            "/api/v1/events",
+            Some(&ingest),
+            Some(json!([
+                { "type": "course.completed", "data": {} },
+                { "type": "course.completed", "data": { "name": "\u{0}" } },
+            ])),
+        )
+        .await;
+    assert_eq!(refused["refused"], json!([1]));
+    // A query value that cannot be read: 400 by parameter.
+    c.call(
+        Method::GET,
+        "/api/v1/webhooks?page=abc",
+        "/api/v1/webhooks",
+        m,
+        None,
+    )
+    .await;
     let dead = delivery_reaches(&app, hook.id, "dead").await;
     emit(&app, &ingest, json!({})).await;
     c.call(
@@ -363,7 +386,7 @@ async fn every_response_matches_the_openapi_document() {
     .await;
     c.call(Method::DELETE, &one, "/api/v1/webhooks/{id}", m, None)
         .await;
-    assert_eq!(c.checked, 24, "every call above was checked");
+    assert_eq!(c.checked, 26, "every call above was checked");
 }
 
 #[test]

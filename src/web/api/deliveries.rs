@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::bearer;
 use super::error::{ApiError, ErrorBody};
 use super::webhooks::ListPage;
+use super::{bearer, body};
 use crate::model::audit::Actor;
 use crate::model::delivery::{self, Delivery};
 use crate::model::delivery_attempt::{self, Attempt};
@@ -18,6 +18,9 @@ use crate::tokens::Scope;
 use crate::validation::FieldErrors;
 use crate::web::deliveries::query::DeliveryQuery;
 use crate::web::state::AppState;
+
+/// Replay and discard bodies: a few thousand ids at most.
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 impl From<ReplayError> for ApiError {
     fn from(err: ReplayError) -> Self {
@@ -71,35 +74,33 @@ impl From<ListedDelivery> for DeliveryItem {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", params(("status" = Option<String>, Query), ("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query, description = "UTC, 2026-11-22 or 2026-11-22T14:30"), ("to" = Option<String>, Query), ("q" = Option<String>, Query, description = "A delivery or event id"), ("before" = Option<String>, Query, description = "Cursor: older than this id"), ("after" = Option<String>, Query, description = "Cursor: newer than this id")), responses((status = 200, body = ListPage<DeliveryItem>), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", params(("status" = Option<String>, Query), ("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query, description = "UTC, 2026-11-22 or 2026-11-22T14:30"), ("to" = Option<String>, Query), ("q" = Option<String>, Query, description = "A delivery or event id"), ("before" = Option<String>, Query, description = "Cursor: older than this id"), ("after" = Option<String>, Query, description = "Cursor: newer than this id")), responses((status = 200, body = ListPage<DeliveryItem>), (status = 400, description = "A query parameter that cannot be read, messages by parameter", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
-    query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    listing(state, request, query.into_inner(), false).await
+    listing(state, request, false).await
 }
 
-#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "deliveries", params(("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("q" = Option<String>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query)), responses((status = 200, body = ListPage<DeliveryItem>), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "deliveries", params(("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("q" = Option<String>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query)), responses((status = 200, body = ListPage<DeliveryItem>), (status = 400, description = "A query parameter that cannot be read, messages by parameter", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn dead_letters(
     state: web::Data<AppState>,
     request: HttpRequest,
-    query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    listing(state, request, query.into_inner(), true).await
+    listing(state, request, true).await
 }
 
 async fn listing(
     state: web::Data<AppState>,
     request: HttpRequest,
-    query: DeliveryQuery,
     dead_only: bool,
 ) -> Result<HttpResponse, ApiError> {
     bearer::management(&state, &request, Scope::Read).await?;
+    let query: DeliveryQuery = crate::web::input::parse_query(request.query_string())?;
     let mut errors = FieldErrors::default();
     let mut filter = query.filter(&mut errors);
     if !errors.is_empty() {
-        return Err(ApiError::Unprocessable {
+        return Err(ApiError::BadParameters {
             message: "Some filters are not valid.".into(),
             errors: errors.to_map(),
         });
@@ -301,11 +302,11 @@ pub struct ReplayFilter {
 pub async fn replay(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Json<ReplayRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let body: ReplayRequest = body::json(&request, payload, MAX_BODY_BYTES).await?;
     let actor = Actor::api_token(&token.name);
-    let body = body.into_inner();
     let replayed = match (body.ids, body.filter) {
         (Some(ids), None) => {
             state
@@ -391,6 +392,8 @@ pub struct DiscardResult {
         (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody),
         (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
         (status = 403, description = "The token lacks the scope", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON (or form-encoded where allowed)", body = ErrorBody),
         (status = 422, description = "Invalid input, messages by field", body = ErrorBody),
         (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody),
     ),
@@ -398,11 +401,13 @@ pub struct DiscardResult {
 pub async fn discard(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Json<DiscardRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let ids = body::json::<DiscardRequest>(&request, payload, MAX_BODY_BYTES)
+        .await?
+        .ids;
     let actor = Actor::api_token(&token.name);
-    let ids = body.into_inner().ids;
     let discarded = state
         .attempt(move |conn| replay::discard(conn, &actor, &ids))
         .await??;

@@ -19,6 +19,9 @@ pub struct ErrorBody {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// For a batch of events: the positions of the events refused (nothing was stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Vec<usize>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,12 @@ pub enum ApiError {
         line: Option<usize>,
         column: Option<usize>,
     },
+    /// Query parameters that cannot be read: 400 with messages by parameter.
+    #[error("{message}")]
+    BadParameters {
+        message: String,
+        errors: BTreeMap<String, Vec<String>>,
+    },
     #[error("The request body is larger than {0} bytes.")]
     PayloadTooLarge(usize),
     #[error("Send the body as application/json.")]
@@ -42,10 +51,20 @@ pub enum ApiError {
         message: String,
         errors: BTreeMap<String, Vec<String>>,
     },
+    /// Events of a batch that cannot be stored: 422 naming each one; the batch is not stored.
+    #[error("{message}")]
+    RefusedEvents {
+        message: String,
+        errors: BTreeMap<String, Vec<String>>,
+        refused: Vec<usize>,
+    },
     #[error("Too many requests for this token: slow down and retry after the time in Retry-After.")]
     TooManyRequests(std::time::Duration),
     #[error("{0}")]
     NotFound(String),
+    /// The methods the address answers, for `Allow`.
+    #[error("This address answers {0} only.")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -59,6 +78,19 @@ impl From<anyhow::Error> for ApiError {
         match Unavailable::find_in(err.as_ref()) {
             Some(reason) => ApiError::Unavailable(reason),
             None => ApiError::Internal(err),
+        }
+    }
+}
+
+impl From<crate::web::input::InputError> for ApiError {
+    fn from(err: crate::web::input::InputError) -> Self {
+        ApiError::BadParameters {
+            message: "The query string has a value Herald cannot read.".into(),
+            errors: [(
+                err.field.unwrap_or_else(|| "query".into()),
+                vec![err.message],
+            )]
+            .into(),
         }
     }
 }
@@ -86,12 +118,15 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::BadParameters { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable { .. } | ApiError::RefusedEvents { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,6 +139,7 @@ impl ResponseError for ApiError {
             errors: None,
             line: None,
             column: None,
+            refused: None,
         };
         let body = match self {
             ApiError::BadRequest {
@@ -115,8 +151,18 @@ impl ResponseError for ApiError {
                 column: *column,
                 ..plain(message.clone())
             },
-            ApiError::Unprocessable { message, errors } => ErrorBody {
+            ApiError::Unprocessable { message, errors }
+            | ApiError::BadParameters { message, errors } => ErrorBody {
                 errors: Some(errors.clone()),
+                ..plain(message.clone())
+            },
+            ApiError::RefusedEvents {
+                message,
+                errors,
+                refused,
+            } => ErrorBody {
+                errors: Some(errors.clone()),
+                refused: Some(refused.clone()),
                 ..plain(message.clone())
             },
             ApiError::Unavailable(reason) => {
@@ -140,6 +186,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(reason) => {
                 response.insert_header(("Retry-After", reason.retry_after_seconds().to_string()));
+            }
+            ApiError::MethodNotAllowed(allowed) => {
+                response.insert_header((actix_web::http::header::ALLOW, allowed.as_str()));
             }
             _ => {}
         }

@@ -1,5 +1,7 @@
 //! `POST /api/v1/events`: the platform's events in, deliveries queued, 202 with the ids.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -58,7 +60,7 @@ pub enum IngestAccepted {
         (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Unknown event type or field, by position", body = ErrorBody),
+        (status = 422, description = "Events that cannot be stored (unknown type or field, NUL), by JSON path; in a batch `refused` lists their positions and nothing was stored", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn ingest(
@@ -76,6 +78,10 @@ pub async fn ingest(
             "Send the API token as: Authorization: Bearer <token>.".into(),
         ));
     }
+    // What is wrong with the body is answered only after the token was checked (below, in
+    // the same trip to the database as the work): an unauthenticated request is 401 whatever
+    // it sends. A body over the limit is not read any further.
+    let mut refused_body = None;
     if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -86,7 +92,7 @@ pub async fn ingest(
             .trim()
             .to_ascii_lowercase();
         if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(ApiError::UnsupportedMediaType);
+            refused_body = Some(ApiError::UnsupportedMediaType);
         }
     }
     let declared = request
@@ -94,20 +100,23 @@ pub async fn ingest(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    if refused_body.is_none() && declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        refused_body = Some(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY_BYTES));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| ApiError::BadRequest {
-            message: format!("The request body could not be read: {err}"),
-            line: None,
-            column: None,
-        })?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    if refused_body.is_none() {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|err| ApiError::BadRequest {
+                message: format!("The request body could not be read: {err}"),
+                line: None,
+                column: None,
+            })?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                refused_body = Some(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+                break;
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
     }
 
     // Authenticate, parse and queue in one trip to the blocking pool, on one connection,
@@ -121,6 +130,9 @@ pub async fn ingest(
     let (shape, queued) = state
         .attempt(move |conn| {
             let token = bearer::check(conn, authorization.as_deref(), Scope::Ingest)?;
+            if let Some(refused) = refused_body {
+                return Err(refused);
+            }
             let (shape, events) = request::parse(&body, Utc::now()).map_err(invalid)?;
             let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
             let source = format!("api token {}", token.name);
@@ -159,10 +171,57 @@ fn invalid(err: RequestError) -> ApiError {
             line: Some(line),
             column: Some(column),
         },
-        RequestError::Invalid(errors) => ApiError::Unprocessable {
-            message: "Some events are not valid.".into(),
+        RequestError::Invalid(errors) => refused(shape_of(&errors), errors, None),
+    }
+}
+
+/// Whether the errors name events of a batch (`events[N]…`) or the one event sent.
+fn shape_of(errors: &BTreeMap<String, Vec<String>>) -> Shape {
+    if errors.keys().any(|k| k.starts_with("events")) {
+        Shape::Many
+    } else {
+        Shape::One
+    }
+}
+
+/// 422 for events that cannot be stored. A batch is all or nothing: the answer lists every
+/// refused position, and none of the batch was stored, so the platform can fix or drop those
+/// events and send the batch again (retrying a 4xx as-is would never succeed).
+fn refused(
+    shape: Shape,
+    errors: BTreeMap<String, Vec<String>>,
+    headline: Option<String>,
+) -> ApiError {
+    match shape {
+        Shape::One => ApiError::Unprocessable {
+            message: headline
+                .unwrap_or_else(|| "The event is not valid; it was not stored.".into()),
             errors,
         },
+        Shape::Many => {
+            let refused = request::refused_positions(&errors);
+            let message = if let Some(headline) = headline {
+                format!("{headline} None of the batch was stored.")
+            } else if refused.is_empty() {
+                "The batch is not valid; none of it was stored.".to_owned()
+            } else {
+                format!(
+                    "{} event{} of the batch cannot be stored (positions {}); none of the batch was stored.",
+                    refused.len(),
+                    if refused.len() == 1 { "" } else { "s" },
+                    refused
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            ApiError::RefusedEvents {
+                message,
+                errors,
+                refused,
+            }
+        }
     }
 }
 
@@ -183,8 +242,9 @@ fn unknown_types(shape: Shape, types: &[String], unknown: &[String]) -> ApiError
             );
         }
     }
-    ApiError::Unprocessable {
-        message: format!("Unknown event type: {}.", unknown.join(", ")),
+    refused(
+        shape,
         errors,
-    }
+        Some(format!("Unknown event type: {}.", unknown.join(", "))),
+    )
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: bearer-token authentication, JSON errors, event ingest.
 
 pub mod bearer;
+pub mod body;
 pub mod deliveries;
 pub mod error;
 pub mod events;

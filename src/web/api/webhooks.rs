@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::bearer;
@@ -15,7 +13,7 @@ use super::webhook_json::{WebhookRequest, WebhookView};
 use crate::delivery::ping;
 use crate::domain::secret_box::SecretBox;
 use crate::model::audit::Actor;
-use crate::model::webhook::{self, ListFilter};
+use crate::model::webhook::{self, ListFilter, Sort};
 use crate::model::webhook_flow::{self, WebhookFlow};
 use crate::model::{PageRequest, event_type};
 use crate::tokens::Scope;
@@ -48,6 +46,7 @@ impl From<WebhookError> for ApiError {
     }
 }
 
+/// The list's query string, as sent; [`ListQuery::parse`] checks it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ListQuery {
@@ -55,8 +54,43 @@ pub struct ListQuery {
     status: String,
     event: String,
     sort: String,
-    page: Option<i64>,
-    per_page: Option<i64>,
+    page: String,
+    per_page: String,
+}
+
+impl ListQuery {
+    /// The filter, page and page size, or 400 naming each bad parameter (an unknown status
+    /// or sort would otherwise quietly list everything).
+    fn parse(&self) -> Result<(ListFilter, PageRequest, i64), ApiError> {
+        let mut errors = crate::validation::FieldErrors::default();
+        if !matches!(self.status.as_str(), "" | "enabled" | "disabled") {
+            errors.add("status", "Use enabled or disabled.");
+        }
+        let sorts: Vec<&str> = Sort::ALL.iter().map(|(_, key, _)| *key).collect();
+        if !self.sort.is_empty() && !sorts.contains(&self.sort.as_str()) {
+            errors.add("sort", format!("Use one of {}.", sorts.join(", ")));
+        }
+        let mut number = |field: &str, raw: &str| match raw.trim() {
+            "" => None,
+            raw => match raw.parse::<i64>() {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    errors.add(field, "Use a whole number from 1.");
+                    None
+                }
+            },
+        };
+        let page = number("page", &self.page);
+        let per_page = number("per_page", &self.per_page).unwrap_or(50).min(200);
+        if !errors.is_empty() {
+            return Err(ApiError::BadParameters {
+                message: "Some query parameters are not valid.".into(),
+                errors: errors.to_map(),
+            });
+        }
+        let filter = ListFilter::from_params(&self.q, &self.status, &self.event, &self.sort);
+        Ok((filter, PageRequest::new(page, per_page), per_page))
+    }
 }
 
 /// `{ count, next, previous, results }`.
@@ -68,17 +102,14 @@ pub struct ListPage<T> {
     pub results: Vec<T>,
 }
 
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(("q" = Option<String>, Query, description = "Name or URL contains"), ("status" = Option<String>, Query, description = "enabled or disabled"), ("event" = Option<String>, Query, description = "Receives this event type"), ("sort" = Option<String>, Query, description = "name, -name, created, -created, -updated"), ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query, description = "1 to 200, default 50")), responses((status = 200, body = ListPage<WebhookView>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(("q" = Option<String>, Query, description = "Name or URL contains"), ("status" = Option<String>, Query, description = "enabled or disabled"), ("event" = Option<String>, Query, description = "Receives this event type"), ("sort" = Option<String>, Query, description = "name, -name, created, -created, -updated"), ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query, description = "1 to 200, default 50")), responses((status = 200, body = ListPage<WebhookView>), (status = 400, description = "A query parameter that cannot be read, messages by parameter", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
-    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     bearer::management(&state, &request, Scope::Read).await?;
-    let query = query.into_inner();
-    let filter = ListFilter::from_params(&query.q, &query.status, &query.event, &query.sort);
-    let per_page = query.per_page.unwrap_or(50).clamp(1, 200);
-    let page = PageRequest::new(query.page, per_page);
+    let query: ListQuery = crate::web::input::parse_query(request.query_string())?;
+    let (filter, page, per_page) = query.parse()?;
     let secrets = state.secrets.clone();
     let (paged, views) = state
         .run(move |conn| {
@@ -172,50 +203,32 @@ enum Body {
     Form(WebhookInput),
 }
 
-async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> Result<Body, ApiError> {
-    let content_type = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| ApiError::BadRequest {
-            message: format!("The request body could not be read: {err}"),
-            line: None,
-            column: None,
-        })?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    match content_type.as_str() {
-        "application/json" => {
-            let value: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
-                    message: format!("The body is not valid JSON: {err}"),
-                    line: Some(err.line()),
-                    column: Some(err.column()),
-                })?;
-            serde_json::from_value(value)
-                .map(Body::Json)
+async fn read_body(request: &HttpRequest, payload: web::Payload) -> Result<Body, ApiError> {
+    match super::body::media_type(request).as_str() {
+        "application/json" => super::body::json(request, payload, MAX_BODY_BYTES)
+            .await
+            .map(Body::Json)
+            .map_err(|err| match err {
+                ApiError::Unprocessable { errors, .. } => ApiError::Unprocessable {
+                    message: "The webhook is not valid.".into(),
+                    errors,
+                },
+                other => other,
+            }),
+        "application/x-www-form-urlencoded" => {
+            let body = super::body::read(payload, MAX_BODY_BYTES).await?;
+            crate::web::input::check_utf8(&body).map_err(|err| ApiError::BadRequest {
+                message: format!("The form could not be read: {err}"),
+                line: None,
+                column: None,
+            })?;
+            serde_html_form::from_bytes(&body)
+                .map(Body::Form)
                 .map_err(|err| ApiError::Unprocessable {
                     message: "The webhook is not valid.".into(),
                     errors: [("body".to_owned(), vec![err.to_string()])].into(),
                 })
         }
-        "application/x-www-form-urlencoded" => serde_html_form::from_bytes(&body)
-            .map(Body::Form)
-            .map_err(|err| ApiError::Unprocessable {
-                message: "The webhook is not valid.".into(),
-                errors: [("body".to_owned(), vec![err.to_string()])].into(),
-            }),
         _ => Err(ApiError::UnsupportedMediaType),
     }
 }
@@ -418,19 +431,33 @@ pub async fn disable(
     state: web::Data<AppState>,
     request: HttpRequest,
     id: web::Path<i64>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = if body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice::<DisableRequest>(&body)
-            .map_err(|err| ApiError::Unprocessable {
-                message: "Send {\"reason\": \"…\"} or nothing.".into(),
-                errors: [("body".to_owned(), vec![err.to_string()])].into(),
-            })?
-            .reason
-    };
-    toggle(state, request, id.into_inner(), false, reason).await
+    toggle(state, request, id.into_inner(), false, Some(payload)).await
+}
+
+/// The optional `{"reason": "…"}` of a disable: one line, at most 500 characters kept.
+async fn disable_reason(payload: web::Payload) -> Result<Option<String>, ApiError> {
+    let body = super::body::read(payload, MAX_BODY_BYTES).await?;
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let reason = serde_json::from_slice::<DisableRequest>(&body)
+        .map_err(|err| ApiError::Unprocessable {
+            message: "Send {\"reason\": \"…\"} or nothing.".into(),
+            errors: [("body".to_owned(), vec![err.to_string()])].into(),
+        })?
+        .reason;
+    reason
+        .map(|reason| {
+            crate::validation::single_line(&reason)
+                .map(|r| r.chars().take(500).collect::<String>())
+                .map_err(|message| ApiError::Unprocessable {
+                    message: "The reason is not valid.".into(),
+                    errors: [("reason".to_owned(), vec![message])].into(),
+                })
+        })
+        .transpose()
 }
 
 async fn toggle(
@@ -438,13 +465,16 @@ async fn toggle(
     request: HttpRequest,
     id: i64,
     enabled: bool,
-    reason: Option<String>,
+    disable_body: Option<web::Payload>,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer::management(&state, &request, Scope::Manage).await?;
+    let reason = match disable_body {
+        Some(payload) => disable_reason(payload).await?,
+        None => None,
+    };
     let actor = Actor::api_token(&token.name);
     let secrets = state.secrets.clone();
     let reason = reason
-        .map(|r| r.trim().chars().take(500).collect::<String>())
         .filter(|r| !r.is_empty())
         .or_else(|| (!enabled).then(|| format!("Disabled through the API by {}", token.name)));
     let updated = state

@@ -6,20 +6,21 @@ use askama::Template;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::list::{build, filter_of};
+use super::list::build;
 use super::query::DeliveryQuery;
 use crate::auth::current_user::CurrentUser;
 use crate::auth::session::{FlashLevel, TypedSession};
 use crate::error::AppError;
 use crate::model::delivery_list;
 use crate::replay::{self, Replayed};
+use crate::web::input::Query;
 use crate::web::page::{PageContext, render, see_other};
 use crate::web::state::AppState;
 
 pub async fn list(
     state: web::Data<AppState>,
     ctx: PageContext,
-    query: web::Query<DeliveryQuery>,
+    query: Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
     render(&build(&state, ctx, query.into_inner(), true).await?)
 }
@@ -38,10 +39,10 @@ struct ConfirmPage {
 pub async fn confirm_replay_all(
     state: web::Data<AppState>,
     ctx: PageContext,
-    query: web::Query<DeliveryQuery>,
+    query: Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let mut filter = filter_of(&query);
+    let mut filter = checked_filter(&query)?;
     filter.status = Some("dead".into());
     let (count, disabled) = state
         .run(move |conn| {
@@ -66,9 +67,8 @@ pub async fn replay_all(
     session: TypedSession,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let query: DeliveryQuery = serde_html_form::from_bytes(&body)
-        .map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))?;
-    let filter = filter_of(&query);
+    let query: DeliveryQuery = crate::web::input::parse_form(&body)?;
+    let filter = checked_filter(&query)?;
     let actor = me.actor();
     let replayed = state
         .run(move |conn| replay::replay_matching(conn, &actor, &filter))
@@ -90,18 +90,16 @@ struct Selection {
 
 impl Selection {
     fn parse(body: &[u8]) -> Result<(Vec<Uuid>, String), AppError> {
-        let selection: Selection = serde_html_form::from_bytes(body)
-            .map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))?;
+        let selection: Selection = crate::web::input::parse_form(body)?;
         let ids = selection
             .ids
             .iter()
             .filter_map(|id| Uuid::parse_str(id).ok())
             .collect();
-        let back = if selection.back.starts_with("/dead-letters") {
-            selection.back
-        } else {
-            "/dead-letters".to_owned()
-        };
+        let back = crate::web::page::local_path(&selection.back)
+            .filter(|back| back.starts_with("/dead-letters"))
+            .unwrap_or("/dead-letters")
+            .to_owned();
         Ok((ids, back))
     }
 }
@@ -154,6 +152,22 @@ pub async fn discard_selected(
         ),
     );
     Ok(see_other(&back))
+}
+
+/// The filters of "replay all that match", refused when one cannot be read: dropping it would
+/// replay more dead letters than the manager asked for.
+fn checked_filter(
+    query: &DeliveryQuery,
+) -> Result<crate::model::delivery_list::DeliveryFilter, AppError> {
+    let mut errors = crate::validation::FieldErrors::default();
+    let filter = query.filter(&mut errors);
+    match errors.to_map().into_iter().next() {
+        None => Ok(filter),
+        Some((field, messages)) => Err(AppError::BadRequest(format!(
+            "The filter {field} is not valid: {}",
+            messages.join(" ")
+        ))),
+    }
 }
 
 /// Wakes the worker and says what happened.

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::query::DeliveryQuery;
 use crate::error::AppError;
-use crate::model::delivery_list::{self, DeliveryFilter, DeliveryPage, STATUSES};
+use crate::model::delivery_list::{self, DeliveryPage, STATUSES};
 use crate::model::event_type;
 use crate::validation::FieldErrors;
+use crate::web::input::Query;
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
 
@@ -36,7 +37,7 @@ pub struct ListPage {
 pub async fn list(
     state: web::Data<AppState>,
     ctx: PageContext,
-    query: web::Query<DeliveryQuery>,
+    query: Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
     render(&build(&state, ctx, query.into_inner(), false).await?)
 }
@@ -125,9 +126,4 @@ impl ListPage {
             .has_newer
             .then(|| format!("{}?{}&after={}", self.path, self.filters, first.id))
     }
-}
-
-/// The filter of a form or query, without errors (for actions that re-apply it).
-pub fn filter_of(query: &DeliveryQuery) -> DeliveryFilter {
-    query.filter(&mut FieldErrors::default())
 }

@@ -43,7 +43,11 @@ impl DeliveryQuery {
                         .map_err(|_| "Choose a webhook from the list.".to_owned())
                 })
             }),
-            event_type: text(&self.event_type),
+            event_type: text(&self.event_type).and_then(|v| {
+                errors.check("event_type", || {
+                    crate::validation::single_line(&v).map(str::to_owned)
+                })
+            }),
             from: text(&self.from).and_then(|v| errors.check("from", || parse_time(&v))),
             to: text(&self.to).and_then(|v| errors.check("to", || parse_time(&v))),
             id: text(&self.q).and_then(|v| {

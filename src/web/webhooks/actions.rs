@@ -10,6 +10,8 @@ use crate::auth::current_user::CurrentUser;
 use crate::auth::session::{FlashLevel, TypedSession};
 use crate::error::AppError;
 use crate::model::webhook::{self, Webhook};
+use crate::validation::single_line;
+use crate::web::input::Form;
 use crate::web::page::{PageContext, render, see_other};
 use crate::web::state::AppState;
 use crate::webhooks::service::{self, WebhookError};
@@ -23,11 +25,9 @@ pub struct ToggleForm {
 }
 
 fn back_to(raw: &str, id: i64) -> String {
-    if raw.starts_with("/webhooks") && !raw.starts_with("//") {
-        raw.to_owned()
-    } else {
-        format!("/webhooks/{id}")
-    }
+    crate::web::page::local_path(raw)
+        .filter(|back| back.starts_with("/webhooks"))
+        .map_or_else(|| format!("/webhooks/{id}"), str::to_owned)
 }
 
 pub async fn enable(
@@ -35,15 +35,16 @@ pub async fn enable(
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
-    form: web::Form<ToggleForm>,
+    form: Form<ToggleForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
+    let back = back_to(&form.back, id);
     let actor = me.actor();
     let updated = state
         .run(move |conn| service::set_enabled(conn, &actor, id, true, None))
         .await?;
     session.flash(FlashLevel::Success, format!("{} is enabled.", updated.name));
-    Ok(see_other(&back_to(&form.back, id)))
+    Ok(see_other(&back))
 }
 
 pub async fn disable(
@@ -51,11 +52,21 @@ pub async fn disable(
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
-    form: web::Form<ToggleForm>,
+    form: Form<ToggleForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
+    let back = back_to(&form.back, id);
     let actor = me.actor();
-    let reason: String = form.reason.trim().chars().take(500).collect();
+    let reason: String = match single_line(&form.reason) {
+        Ok(reason) => reason.chars().take(500).collect(),
+        Err(_) => {
+            session.flash(
+                FlashLevel::Error,
+                "Not disabled: the reason has control characters (such as NUL or line breaks). Write it on one line.",
+            );
+            return Ok(see_other(&back));
+        }
+    };
     let reason = if reason.is_empty() {
         format!("Disabled by {}", me.username)
     } else {
@@ -71,7 +82,7 @@ pub async fn disable(
             updated.name
         ),
     );
-    Ok(see_other(&back_to(&form.back, id)))
+    Ok(see_other(&back))
 }
 
 #[derive(Template)]

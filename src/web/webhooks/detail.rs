@@ -12,6 +12,7 @@ use crate::model::delivery_list::{self, Cursor, DeliveryFilter, ListedDelivery};
 use crate::model::health::{self, WebhookHealth};
 use crate::model::webhook::{self, Webhook};
 use crate::model::webhook_flow;
+use crate::web::input::Query;
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
 use crate::webhooks::flow_state::Flow;
@@ -63,7 +64,7 @@ pub async fn show(
     state: web::Data<AppState>,
     ctx: PageContext,
     id: web::Path<i64>,
-    query: web::Query<ShowQuery>,
+    query: Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let test_id = query

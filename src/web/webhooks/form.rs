@@ -79,8 +79,7 @@ pub struct SecretPage {
 }
 
 fn parse_body(body: &[u8]) -> Result<WebhookInput, AppError> {
-    serde_html_form::from_bytes(body)
-        .map_err(|err| AppError::BadRequest(format!("The form could not be read: {err}")))
+    Ok(crate::web::input::parse_form(body)?)
 }
 
 async fn catalog(state: &AppState) -> Result<Vec<EventType>, AppError> {

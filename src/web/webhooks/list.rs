@@ -12,6 +12,7 @@ use crate::model::health::WebhookHealth;
 use crate::model::webhook::{self, ListFilter, Sort, Webhook};
 use crate::model::webhook_flow;
 use crate::model::{PageRequest, Paged};
+use crate::web::input::Query;
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
 use crate::webhooks::flow_state::Flow;
@@ -60,7 +61,7 @@ impl ListPage {
 pub async fn list(
     state: web::Data<AppState>,
     ctx: PageContext,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let filter = ListFilter::from_params(&query.q, &query.status, &query.event, &query.sort);
