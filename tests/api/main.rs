@@ -2,6 +2,7 @@
 
 mod browser;
 mod cli;
+mod client_address;
 mod console_deliveries;
 mod csrf;
 mod db_outage;
@@ -20,6 +21,7 @@ mod pages;
 mod receiver;
 mod serve;
 mod test_ping;
+mod throttle;
 mod tokens;
 mod users;
 mod webhooks;
