@@ -82,16 +82,11 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
+/// `Wrong` answers a wrong username, a wrong password and a disabled account alike.
 enum Outcome {
-    SignedIn {
-        user_id: i64,
-        session_version: i32,
-    },
-    /// Wrong username or password, or a disabled account: one answer for all three.
+    SignedIn { user_id: i64, session_version: i32 },
     Wrong,
-    Throttled {
-        retry_after: Duration,
-    },
+    Throttled { retry_after: Duration },
 }
 
 pub async fn submit(
@@ -211,4 +206,18 @@ fn how_long(seconds: u64) -> String {
 pub async fn logout(session: TypedSession) -> HttpResponse {
     session.log_out();
     see_other("/login?signed_out=1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::how_long;
+
+    #[test]
+    fn waits_read_in_seconds_under_a_minute_and_in_whole_minutes_above() {
+        assert_eq!(how_long(1), "1 second");
+        assert_eq!(how_long(59), "59 seconds");
+        assert_eq!(how_long(60), "1 minute");
+        assert_eq!(how_long(61), "2 minutes");
+        assert_eq!(how_long(900), "15 minutes");
+    }
 }
