@@ -220,7 +220,7 @@ pub fn bootstrap_first_admin(
     use crate::domain::password::NewPassword;
     let (password, generated) = match preset_password {
         Some(raw) => (
-            NewPassword::parse(raw)
+            NewPassword::parse_for(raw, FIRST_ADMIN_USERNAME)
                 .map_err(|problem| anyhow::anyhow!("HERALD_ADMIN_PASSWORD: {problem}"))?,
             false,
         ),

@@ -306,7 +306,7 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result
         } => {
             let username =
                 Username::parse(&name).map_err(|problem| anyhow::anyhow!("username: {problem}"))?;
-            let password = read_new_password(password_stdin)?;
+            let password = read_new_password(password_stdin, username.as_str())?;
             let created = accounts::create_user(
                 &mut conn,
                 &actor,
@@ -321,7 +321,7 @@ fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result
             password_stdin,
         } => {
             let account = find_user(&mut conn, &name)?;
-            let password = read_new_password(password_stdin)?;
+            let password = read_new_password(password_stdin, &account.username)?;
             accounts::reset_password(&mut conn, &actor, account.id, &hash_password(&password))?;
             println!(
                 "Changed the password of {}; their open sessions have ended.",
@@ -381,8 +381,9 @@ fn find_user(conn: &mut diesel::PgConnection, name: &str) -> anyhow::Result<user
         .ok_or_else(|| anyhow::anyhow!("no user named {username}"))
 }
 
-/// From stdin's first line with `--password-stdin`, else asked twice on the terminal.
-fn read_new_password(from_stdin: bool) -> anyhow::Result<NewPassword> {
+/// From stdin's first line with `--password-stdin`, else asked twice on the terminal; held
+/// to the password rule for `username`.
+fn read_new_password(from_stdin: bool, username: &str) -> anyhow::Result<NewPassword> {
     let raw = if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -398,5 +399,5 @@ fn read_new_password(from_stdin: bool) -> anyhow::Result<NewPassword> {
         }
         first
     };
-    NewPassword::parse(&raw).map_err(|problem| anyhow::anyhow!("password: {problem}"))
+    NewPassword::parse_for(&raw, username).map_err(|problem| anyhow::anyhow!("password: {problem}"))
 }

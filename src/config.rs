@@ -35,6 +35,9 @@ pub struct Settings {
     /// HTTP worker threads; defaults to the number of cores.
     pub http_workers: usize,
     pub login_throttle: LoginThrottle,
+    /// Reverse proxies whose `X-Forwarded-For` tells the client's address (see
+    /// `web::client_address`); empty = the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Whether webhook endpoints may use plain `http://` (local testing only).
     pub allow_http_targets: bool,
     /// How long a rotated-out signing secret keeps signing alongside the new one.
@@ -83,20 +86,40 @@ impl Default for WorkerSettings {
     }
 }
 
-/// How many failed sign-ins are tolerated before further attempts are refused.
-#[derive(Debug, Clone, Copy)]
+/// Sign-in throttling (see `auth::throttle`): failures are counted per (username, client
+/// address) with a growing wait, per username across all addresses (slowed, never blocked,
+/// so nobody can lock an account out), and per address across usernames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginThrottle {
-    pub max_failures_per_username: i64,
-    pub max_failures_per_ip: i64,
+    /// Failed sign-ins for one username from one address before waits start.
+    pub free_failures: u32,
+    /// The wait after those; each further failure doubles it…
+    pub first_backoff: Duration,
+    /// …up to this.
+    pub max_backoff: Duration,
+    /// The period of the per-username and per-address counts; a (username, address) pair's
+    /// failures are forgotten after this long without one. At least `max_backoff`.
     pub window: Duration,
+    /// Failures for one username (all addresses together) within the window after which that
+    /// username is slowed…
+    pub username_ceiling: u32,
+    /// …to one attempt per this interval.
+    pub username_interval: Duration,
+    /// Failures from one address (all usernames together) within the window after which that
+    /// address is refused until the window ends.
+    pub address_ceiling: u32,
 }
 
 impl Default for LoginThrottle {
     fn default() -> Self {
         Self {
-            max_failures_per_username: 5,
-            max_failures_per_ip: 20,
-            window: Duration::from_secs(15 * 60),
+            free_failures: 5,
+            first_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(15 * 60),
+            window: Duration::from_secs(60 * 60),
+            username_ceiling: 50,
+            username_interval: Duration::from_secs(5),
+            address_ceiling: 100,
         }
     }
 }
@@ -117,7 +140,6 @@ impl Settings {
     /// Reads settings through `lookup`, so tests can supply their own environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let throttle_defaults = LoginThrottle::default();
         let db_pool_size = positive(
             "HERALD_DB_POOL_SIZE",
             parse_or("HERALD_DB_POOL_SIZE", get("HERALD_DB_POOL_SIZE"), 20u32)?,
@@ -217,17 +239,11 @@ impl Settings {
                     std::thread::available_parallelism().map_or(2, |n| n.get()),
                 )?,
             )?,
-            login_throttle: LoginThrottle {
-                max_failures_per_username: positive(
-                    "HERALD_LOGIN_MAX_FAILURES",
-                    parse_or(
-                        "HERALD_LOGIN_MAX_FAILURES",
-                        get("HERALD_LOGIN_MAX_FAILURES"),
-                        throttle_defaults.max_failures_per_username,
-                    )?,
-                )?,
-                ..throttle_defaults
-            },
+            login_throttle: login_throttle(&get)?,
+            trusted_proxies: parse_networks(
+                "HERALD_TRUSTED_PROXIES",
+                get("HERALD_TRUSTED_PROXIES"),
+            )?,
             allow_http_targets: parse_bool(
                 "HERALD_ALLOW_HTTP_TARGETS",
                 get("HERALD_ALLOW_HTTP_TARGETS"),
@@ -318,6 +334,7 @@ impl Settings {
             ingest_wait: Duration::from_secs(10),
             http_workers: 1,
             login_throttle: LoginThrottle::default(),
+            trusted_proxies: Vec::new(),
             allow_http_targets: true,
             secret_rotation_overlap: Duration::from_secs(24 * 3600),
             admin_password: None,
@@ -411,6 +428,62 @@ fn breaker_settings(
         threshold,
         first_probe: Duration::from_secs(first_probe),
         max_probe: Duration::from_secs(max_probe),
+    })
+}
+
+/// `HERALD_LOGIN_*`: the sign-in throttle's limits.
+fn login_throttle(get: &impl Fn(&str) -> Option<String>) -> Result<LoginThrottle, ConfigError> {
+    let defaults = LoginThrottle::default();
+    let count =
+        |name: &'static str, default: u32| positive(name, parse_or(name, get(name), default)?);
+    let seconds = |name: &'static str, default: Duration| {
+        positive(name, parse_or(name, get(name), default.as_secs())?).map(Duration::from_secs)
+    };
+    // HERALD_LOGIN_MAX_FAILURES is the setting's former name.
+    let free_failures = match get("HERALD_LOGIN_FREE_FAILURES") {
+        Some(_) => count("HERALD_LOGIN_FREE_FAILURES", defaults.free_failures)?,
+        None => count("HERALD_LOGIN_MAX_FAILURES", defaults.free_failures)?,
+    };
+    let first_backoff = seconds("HERALD_LOGIN_FIRST_BACKOFF_SECONDS", defaults.first_backoff)?;
+    let max_backoff = seconds("HERALD_LOGIN_MAX_BACKOFF_SECONDS", defaults.max_backoff)?;
+    if max_backoff < first_backoff {
+        return Err(ConfigError {
+            name: "HERALD_LOGIN_MAX_BACKOFF_SECONDS",
+            problem: format!(
+                "must be at least HERALD_LOGIN_FIRST_BACKOFF_SECONDS ({})",
+                first_backoff.as_secs()
+            ),
+        });
+    }
+    let window_minutes = positive(
+        "HERALD_LOGIN_WINDOW_MINUTES",
+        parse_or(
+            "HERALD_LOGIN_WINDOW_MINUTES",
+            get("HERALD_LOGIN_WINDOW_MINUTES"),
+            defaults.window.as_secs() / 60,
+        )?,
+    )?;
+    let window = Duration::from_secs(60 * window_minutes);
+    if window < max_backoff {
+        return Err(ConfigError {
+            name: "HERALD_LOGIN_WINDOW_MINUTES",
+            problem: format!(
+                "must cover HERALD_LOGIN_MAX_BACKOFF_SECONDS ({} s): failures forgotten sooner would end the waits early",
+                max_backoff.as_secs()
+            ),
+        });
+    }
+    Ok(LoginThrottle {
+        free_failures,
+        first_backoff,
+        max_backoff,
+        window,
+        username_ceiling: count("HERALD_LOGIN_USERNAME_CEILING", defaults.username_ceiling)?,
+        username_interval: seconds(
+            "HERALD_LOGIN_USERNAME_INTERVAL_SECONDS",
+            defaults.username_interval,
+        )?,
+        address_ceiling: count("HERALD_LOGIN_ADDRESS_CEILING", defaults.address_ceiling)?,
     })
 }
 
@@ -534,6 +607,60 @@ mod tests {
         assert_eq!(err.name, "HERALD_DB_POOL_TIMEOUT_MS");
         let err = settings(&[("HERALD_INGEST_WAIT_MS", "0")]).unwrap_err();
         assert_eq!(err.name, "HERALD_INGEST_WAIT_MS");
+    }
+
+    #[test]
+    fn login_throttle_limits_have_defaults_and_are_validated() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.login_throttle, LoginThrottle::default());
+        assert!(s.trusted_proxies.is_empty());
+
+        let s = settings(&[
+            ("HERALD_LOGIN_FREE_FAILURES", "3"),
+            ("HERALD_LOGIN_FIRST_BACKOFF_SECONDS", "10"),
+            ("HERALD_LOGIN_MAX_BACKOFF_SECONDS", "600"),
+            ("HERALD_LOGIN_WINDOW_MINUTES", "30"),
+            ("HERALD_LOGIN_USERNAME_CEILING", "20"),
+            ("HERALD_LOGIN_USERNAME_INTERVAL_SECONDS", "2"),
+            ("HERALD_LOGIN_ADDRESS_CEILING", "40"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.login_throttle,
+            LoginThrottle {
+                free_failures: 3,
+                first_backoff: Duration::from_secs(10),
+                max_backoff: Duration::from_secs(600),
+                window: Duration::from_secs(30 * 60),
+                username_ceiling: 20,
+                username_interval: Duration::from_secs(2),
+                address_ceiling: 40,
+            }
+        );
+        // The former name still works.
+        let s = settings(&[("HERALD_LOGIN_MAX_FAILURES", "7")]).unwrap();
+        assert_eq!(s.login_throttle.free_failures, 7);
+
+        let err = settings(&[("HERALD_LOGIN_FREE_FAILURES", "0")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_LOGIN_FREE_FAILURES");
+        let err = settings(&[("HERALD_LOGIN_MAX_BACKOFF_SECONDS", "10")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_LOGIN_MAX_BACKOFF_SECONDS");
+        let err = settings(&[("HERALD_LOGIN_WINDOW_MINUTES", "5")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_LOGIN_WINDOW_MINUTES");
+        assert!(err.problem.contains("900 s"), "{}", err.problem);
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs_and_name_a_bad_entry() {
+        let s = settings(&[("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1,::1")]).unwrap();
+        let nets: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.1/32", "::1/128"]);
+        let err = settings(&[("HERALD_TRUSTED_PROXIES", "10.0.0.1,proxy.local")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_TRUSTED_PROXIES");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: HERALD_TRUSTED_PROXIES has \"proxy.local\", which is not an address or a CIDR block"
+        );
     }
 
     #[test]

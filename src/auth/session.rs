@@ -39,10 +39,14 @@ impl SignInClient {
     /// The longest user agent kept; longer ones are cut (they are only shown).
     const MAX_USER_AGENT: usize = 256;
 
-    /// The request's client address and user agent.
+    /// The request's client address (see `web::client_address`) and user agent.
     pub fn of(req: &HttpRequest) -> Self {
+        let address = crate::web::client_address::ClientAddress::extract(req)
+            .into_inner()
+            .map(|client| client.to_string())
+            .unwrap_or_else(|_| "unknown".into());
         Self::new(
-            crate::web::login::client_address_of(req),
+            address,
             req.headers()
                 .get(actix_web::http::header::USER_AGENT)
                 .and_then(|value| value.to_str().ok()),

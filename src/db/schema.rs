@@ -100,11 +100,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
-        id -> Int8,
+    login_throttle (scope, username, client_address) {
+        scope -> Text,
         username -> Text,
-        client_ip -> Text,
-        failed_at -> Timestamptz,
+        client_address -> Text,
+        failures -> Int4,
+        window_started_at -> Timestamptz,
+        last_failure_at -> Timestamptz,
+        next_allowed_at -> Timestamptz,
     }
 }
 
@@ -234,7 +237,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_events,
     event_types,
     events,
-    login_failures,
+    login_throttle,
     sessions,
     users,
     webhook_config_version,

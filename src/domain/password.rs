@@ -1,14 +1,21 @@
-//! A new password chosen by a person: long enough to resist guessing, short enough that
-//! hashing it cannot be abused. Never printed: `Debug` is redacted.
+//! A new password chosen by a person: long enough, not easy to guess (judged by the zxcvbn
+//! estimator, which knows common passwords, words, names, keyboard patterns and dates), and
+//! short enough that hashing it cannot be abused. Never printed: `Debug` is redacted.
 
 use std::fmt;
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use secrecy::{ExposeSecret, SecretString};
+use zxcvbn::Score;
 
 pub const MIN_LEN: usize = 12;
 pub const MAX_LEN: usize = 256;
+/// zxcvbn's scale: 3 = "safely unguessable" (about 10^10 guesses), what its authors advise
+/// as the least to accept.
+const MIN_SCORE: Score = Score::Three;
+/// Words the estimator should treat as known to an attacker, besides the username.
+const SITE_WORDS: [&str; 2] = ["herald", "webhook"];
 
 #[derive(Clone)]
 pub struct NewPassword(SecretString);
@@ -20,7 +27,13 @@ impl fmt::Debug for NewPassword {
 }
 
 impl NewPassword {
+    /// A password whose owner is not known yet (e.g. `HERALD_ADMIN_PASSWORD`).
     pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::parse_for(raw, "")
+    }
+
+    /// A password for `username`: one built on the username counts as easy to guess.
+    pub fn parse_for(raw: &str, username: &str) -> Result<Self, String> {
         let len = raw.chars().count();
         if len < MIN_LEN {
             return Err(format!("Use at least {MIN_LEN} characters."));
@@ -30,6 +43,15 @@ impl NewPassword {
         }
         if raw.trim().is_empty() {
             return Err("A password cannot be only spaces.".into());
+        }
+        let mut known = SITE_WORDS.to_vec();
+        let username = username.trim();
+        if !username.is_empty() {
+            known.push(username);
+        }
+        let estimate = zxcvbn::zxcvbn(raw, &known);
+        if estimate.score() < MIN_SCORE {
+            return Err(too_weak(estimate.feedback()));
         }
         Ok(Self(SecretString::from(raw.to_owned())))
     }
@@ -49,6 +71,25 @@ impl NewPassword {
     }
 }
 
+/// "This password is too easy to guess." followed by what the estimator found and suggests.
+fn too_weak(feedback: Option<&zxcvbn::feedback::Feedback>) -> String {
+    let mut message = String::from("This password is too easy to guess.");
+    let Some(feedback) = feedback else {
+        message.push_str(" Add a few uncommon words.");
+        return message;
+    };
+    if let Some(warning) = feedback.warning() {
+        message.push_str(&format!(" {warning}"));
+    }
+    if feedback.suggestions().is_empty() {
+        message.push_str(" Add a few uncommon words.");
+    }
+    for suggestion in feedback.suggestions() {
+        message.push_str(&format!(" {suggestion}"));
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +100,49 @@ mod tests {
         assert!(NewPassword::parse(&"x".repeat(MAX_LEN + 1)).is_err());
         assert!(NewPassword::parse("            ").is_err());
         assert!(NewPassword::parse("correct horse battery").is_ok());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_with_the_estimators_advice() {
+        let err = NewPassword::parse("password1234").unwrap_err();
+        assert!(
+            err.starts_with("This password is too easy to guess."),
+            "{err}"
+        );
+        assert!(err.contains("This is a very common password."), "{err}");
+        assert!(err.contains("Add another word or two"), "{err}");
+        for weak in ["qwertyuiopasdf", "aaaaaaaaaaaaaaaa", "abcdefghijkl1"] {
+            assert!(NewPassword::parse(weak).is_err(), "{weak} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_password_built_on_the_username_is_refused() {
+        assert!(NewPassword::parse("margarethe2026").is_ok());
+        let err = NewPassword::parse_for("margarethe2026", "Margarethe").unwrap_err();
+        assert!(err.contains("too easy to guess"), "{err}");
+    }
+
+    /// The integration tests set these passwords for these users: they must stay acceptable.
+    #[test]
+    fn the_test_suites_passwords_are_strong_enough() {
+        for (password, username) in [
+            ("a-long-test-password", "alice"),
+            ("another-long-password", "viewer-abc123"),
+            ("brand-new-password", "viewer.one"),
+            ("brand-new-password", "target"),
+            ("carols-long-password", "carol"),
+            ("long-enough-password", "dave"),
+            ("erins-long-password", "erin"),
+            ("franks-long-password", "frank"),
+            ("franks-new-password", "frank"),
+            ("vera-long-password", "vera"),
+            ("chosen-admin-password", "admin"),
+        ] {
+            if let Err(err) = NewPassword::parse_for(password, username) {
+                panic!("{password} for {username}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod delivery_list;
 pub mod event;
 pub mod event_type;
 pub mod health;
-pub mod login_failure;
+pub mod login_throttle;
 pub mod session;
 pub mod user;
 pub mod webhook;

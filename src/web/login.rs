@@ -1,11 +1,17 @@
-//! Sign-in and sign-out. A wrong username and a wrong password get the same message and cost
-//! the same argon2 work; repeated failures are throttled; the session id is renewed on sign-in.
+//! Sign-in and sign-out. A wrong username, a wrong password and a disabled account's right
+//! password get the same answer and cost the same argon2 work; every attempt reserves its
+//! place with the throttle before the password is checked (see `auth::throttle`); the session
+//! id is renewed on sign-in.
+
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::client_address::ClientAddress;
 use super::page::{PageContext, render_with, see_other};
 use super::state::AppState;
 use crate::auth::guard::safe_next;
@@ -77,15 +83,16 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
+/// `Wrong` answers a wrong username, a wrong password and a disabled account alike.
 enum Outcome {
     SignedIn { user_id: i64, session_version: i32 },
     Wrong,
-    Disabled,
-    Throttled { minutes: u64 },
+    Throttled { retry_after: Duration },
 }
 
 pub async fn submit(
     req: HttpRequest,
+    client: ClientAddress,
     state: web::Data<AppState>,
     session: TypedSession,
     ctx: PageContext,
@@ -110,23 +117,21 @@ pub async fn submit(
             },
         );
     }
-    let client_ip = client_address_of(&req);
+    let attempt = throttle::Attempt::new(&username, client.ip());
     let typed_username = username.clone();
     let limits = state.settings.login_throttle;
     let pool = state.pool.clone();
     let database = state.database.clone();
 
     let outcome = web::block(move || -> Result<Outcome, AppError> {
-        let key = typed_username.trim().to_ascii_lowercase();
         let parsed = Username::parse(&typed_username).ok();
         let credentials = {
             let mut conn = crate::web::state::checkout(&pool, &database)?;
+            // Counted as a failure from here on, unless the password turns out right.
             if let Verdict::Refused { retry_after } =
-                throttle::check(&mut conn, &limits, &key, &client_ip)?
+                throttle::reserve(&mut conn, &limits, &attempt)?
             {
-                return Ok(Outcome::Throttled {
-                    minutes: retry_after.as_secs().div_ceil(60).max(1),
-                });
+                return Ok(Outcome::Throttled { retry_after });
             }
             match &parsed {
                 Some(name) => user::credentials(&mut conn, name)?,
@@ -140,25 +145,27 @@ pub async fn submit(
         );
         let mut conn = crate::web::state::checkout(&pool, &database)?;
         match credentials {
-            Some(found) if password_ok && found.disabled_at.is_some() => Ok(Outcome::Disabled),
+            Some(found) if password_ok && found.disabled_at.is_some() => {
+                // Told apart only in the log: to the client it is a wrong password, and it
+                // stays counted, or the throttle would show that the password was right.
+                tracing::info!(user_id = found.user_id, "sign-in refused: account disabled");
+                Ok(Outcome::Wrong)
+            }
             Some(found) if password_ok => {
                 user::record_login(&mut conn, found.user_id)?;
-                throttle::record_success(&mut conn, &limits, &key)?;
+                throttle::succeeded(&mut conn, &limits, &attempt)?;
                 let account = user::find(&mut conn, found.user_id)?.ok_or(AppError::NotFound)?;
                 Ok(Outcome::SignedIn {
                     user_id: account.id,
                     session_version: account.session_version,
                 })
             }
-            _ => {
-                throttle::record_failure(&mut conn, &key, &client_ip)?;
-                Ok(Outcome::Wrong)
-            }
+            _ => Ok(Outcome::Wrong),
         }
     })
     .await??;
 
-    let (status, message) = match outcome {
+    let (status, message, retry_after) = match outcome {
         Outcome::SignedIn {
             user_id,
             session_version,
@@ -172,20 +179,22 @@ pub async fn submit(
             tracing::info!(user_id, "signed in");
             return Ok(see_other(&next));
         }
-        Outcome::Wrong => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned()),
-        Outcome::Disabled => (
-            StatusCode::FORBIDDEN,
-            "This account is disabled. Ask an admin to enable it.".to_owned(),
-        ),
-        Outcome::Throttled { minutes } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed sign-in attempts. Wait {minutes} minute{} and try again.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        ),
+        Outcome::Wrong => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned(), None),
+        Outcome::Throttled { retry_after } => {
+            // Whole seconds, rounded up, so a client that waits this long is let through.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let seconds = seconds.max(1);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed sign-in attempts. Wait {} and try again.",
+                    how_long(seconds)
+                ),
+                Some(seconds),
+            )
+        }
     };
-    render_with(
+    let mut response = render_with(
         status,
         &LoginPage {
             ctx,
@@ -193,17 +202,38 @@ pub async fn submit(
             next,
             error: Some(message),
         },
-    )
+    )?;
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(RETRY_AFTER, seconds.into());
+    }
+    Ok(response)
 }
 
-/// The client's address as this server sees it.
-pub fn client_address_of(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// "12 seconds", "1 minute", "15 minutes" (rounded up).
+fn how_long(seconds: u64) -> String {
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if seconds < 60 {
+        plural(seconds, "second")
+    } else {
+        plural(seconds.div_ceil(60), "minute")
+    }
 }
 
 pub async fn logout(session: TypedSession) -> HttpResponse {
     session.log_out();
     see_other("/login?signed_out=1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::how_long;
+
+    #[test]
+    fn waits_read_in_seconds_under_a_minute_and_in_whole_minutes_above() {
+        assert_eq!(how_long(1), "1 second");
+        assert_eq!(how_long(59), "59 seconds");
+        assert_eq!(how_long(60), "1 minute");
+        assert_eq!(how_long(61), "2 minutes");
+        assert_eq!(how_long(900), "15 minutes");
+    }
 }

@@ -101,7 +101,8 @@ pub async fn create(
     );
     let username = errors.check("username", || Username::parse(&form.username));
     let role = errors.check("role", || form.role.parse::<Role>());
-    let password = errors.check("password", || NewPassword::parse(&form.password));
+    let strength = judge_password(&form.password, &form.username).await?;
+    let password = errors.check("password", || strength);
 
     let rerender = |form: NewUserForm, errors: FieldErrors, ctx: PageContext| {
         render_with(
@@ -345,7 +346,8 @@ pub async fn reset_password(
         |e| FieldErrors::from_validation(&e),
         |_| FieldErrors::default(),
     );
-    let Some(password) = errors.check("password", || NewPassword::parse(&form.password)) else {
+    let strength = judge_password(&form.password, &account.username).await?;
+    let Some(password) = errors.check("password", || strength) else {
         let mut page = show_page(&state, ctx, account, &me, None).await?;
         page.password_errors = errors;
         return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
@@ -376,6 +378,15 @@ pub async fn reset_password(
         ),
     );
     Ok(see_other(&format!("/users/{id}")))
+}
+
+/// The password rule, on the blocking pool: the strength estimate takes a few milliseconds.
+async fn judge_password(
+    raw: &str,
+    username: &str,
+) -> Result<Result<NewPassword, String>, AppError> {
+    let (raw, username) = (raw.to_owned(), username.to_owned());
+    Ok(web::block(move || NewPassword::parse_for(&raw, &username)).await?)
 }
 
 fn unexpected(err: AccountError) -> AppError {

@@ -147,6 +147,55 @@ fn user_add_rejects_bad_input_with_a_clear_message() {
 }
 
 #[test]
+fn user_add_and_passwd_refuse_an_easily_guessed_password() {
+    let database = TestDatabase::migrated();
+    let url = database.url.as_str();
+    let output = herald(
+        url,
+        &[
+            "user",
+            "add",
+            "gina",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        Some("password1234\n"),
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("password: This password is too easy to guess."),
+        "{}",
+        stderr(&output)
+    );
+
+    let added = herald(
+        url,
+        &[
+            "user",
+            "add",
+            "gina",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        Some("ginas-long-password\n"),
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let output = herald(
+        url,
+        &["user", "passwd", "gina", "--password-stdin"],
+        Some("qwertyuiop123\n"),
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("password: This password is too easy to guess."),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn user_list_passwd_disable_and_enable_work() {
     let database = TestDatabase::migrated();
     let url = database.url.as_str();

@@ -185,12 +185,19 @@ impl Browser {
     }
 
     fn new(address: &str) -> Self {
+        Self::built(address, |builder| builder)
+    }
+
+    /// A browser whose client `configure` adjusts (source address, default headers…).
+    fn built(
+        address: &str,
+        configure: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Self {
+        let builder = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none());
         Self {
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            client: configure(builder).build().unwrap(),
             address: address.to_owned(),
         }
     }
@@ -315,6 +322,19 @@ impl TestApp {
     /// Another browser, with its own cookies.
     pub fn new_browser(&self) -> Browser {
         Browser::new(&self.address)
+    }
+
+    /// Another browser connecting from `source` (any 127.x.y.z: a different client address
+    /// on loopback), sending `headers` with every request.
+    pub fn browser_from(&self, source: &str, headers: &[(&'static str, &str)]) -> Browser {
+        let source: std::net::IpAddr = source.parse().unwrap();
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.append(*name, value.parse().unwrap());
+        }
+        Browser::built(&self.address, |builder| {
+            builder.local_address(source).default_headers(map)
+        })
     }
 
     /// Adds a user straight through the account service (password: [`PASSWORD`]).

@@ -1,5 +1,6 @@
 use herald::domain::role::Role;
 use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
 
 use crate::helpers::{PASSWORD, assert_redirects_to, spawn_app, spawn_app_with};
 
@@ -46,23 +47,29 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_message() {
 }
 
 #[tokio::test]
-async fn a_disabled_user_cannot_sign_in() {
+async fn a_disabled_accounts_right_password_gets_the_same_answer_as_a_wrong_one() {
     let app = spawn_app().await;
     let user = app.add_user("alice", Role::Admin).await;
     app.add_user("root", Role::Admin).await;
     app.with_conn(move |conn| herald::model::user::set_disabled(conn, user.id, true).unwrap())
         .await;
 
-    let response = app.login("alice", PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("This account is disabled")
-    );
+    let right = app.new_browser().login("alice", PASSWORD).await;
+    let wrong = app.new_browser().login("alice", "not-the-password").await;
+    assert_eq!(right.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(right.status(), wrong.status());
+    let (right, wrong) = (right.text().await.unwrap(), wrong.text().await.unwrap());
+    assert_eq!(error_message(&right), Some("Wrong username or password."));
+    assert_eq!(error_message(&right), error_message(&wrong));
+    assert!(!right.contains("disabled"), "{right}");
     assert_eq!(app.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+/// The message in the login page's error box.
+fn error_message(html: &str) -> Option<&str> {
+    let start = html.find("role=\"alert\">")? + "role=\"alert\">".len();
+    let end = html[start..].find("</div>")?;
+    Some(&html[start..start + end])
 }
 
 #[tokio::test]
@@ -200,7 +207,7 @@ async fn the_secure_cookie_flag_follows_the_setting() {
 }
 
 #[tokio::test]
-async fn repeated_failures_for_one_username_are_throttled() {
+async fn repeated_failures_for_one_username_from_one_address_are_throttled() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Viewer).await;
     for _ in 0..5 {
@@ -209,12 +216,20 @@ async fn repeated_failures_for_one_username_are_throttled() {
             StatusCode::UNAUTHORIZED
         );
     }
-    // Even the right password is refused while throttled, without checking it.
+    // Even the right password is refused while the wait runs, without checking it.
     let response = app.login("alice", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()[RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
     let html = response.text().await.unwrap();
     assert!(
-        html.contains("Too many failed sign-in attempts. Wait 15 minutes"),
+        html.contains(&format!(
+            "Too many failed sign-in attempts. Wait {retry_after} seconds and try again."
+        )),
         "{html}"
     );
 
@@ -225,7 +240,7 @@ async fn repeated_failures_for_one_username_are_throttled() {
 
 #[tokio::test]
 async fn repeated_failures_from_one_address_are_throttled_across_usernames() {
-    let app = spawn_app_with(|s| s.login_throttle.max_failures_per_ip = 3).await;
+    let app = spawn_app_with(|s| s.login_throttle.address_ceiling = 3).await;
     app.add_user("alice", Role::Viewer).await;
     for name in ["x1", "x2", "x3"] {
         assert_eq!(

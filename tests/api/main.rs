@@ -3,6 +3,7 @@
 mod authorization_masking;
 mod browser;
 mod cli;
+mod client_address;
 mod console_deliveries;
 mod csrf;
 mod custom_header_names;
@@ -27,6 +28,7 @@ mod serve;
 mod sessions;
 mod status_codes;
 mod test_ping;
+mod throttle;
 mod tokens;
 mod users;
 mod webhooks;

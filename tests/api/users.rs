@@ -354,9 +354,10 @@ async fn disabling_a_user_ends_their_session_and_enabling_lets_them_back() {
         &format!("/users/{}", target.id),
     );
     assert_redirects_to(&target_browser.get("/").await, "/login?ended=1");
+    // A disabled account's right password gets the wrong-password answer.
     assert_eq!(
         target_browser.login("target", PASSWORD).await.status(),
-        StatusCode::FORBIDDEN
+        StatusCode::UNAUTHORIZED
     );
 
     app.post_form(&format!("/users/{}/enable", target.id), &[])
@@ -400,4 +401,56 @@ async fn the_users_list_paginates() {
     assert!(second.contains("page 2 of 2"));
     assert!(second.contains("user54"));
     assert!(!second.contains(">user00<"));
+}
+
+#[tokio::test]
+async fn an_easily_guessed_password_is_refused_with_the_estimators_advice() {
+    let app = spawn_app().await;
+    let target = app.add_user("target", Role::Viewer).await;
+    app.login_as(Role::Admin).await;
+
+    let response = app
+        .post_form(
+            "/users",
+            &[
+                ("username", "newcomer"),
+                ("role", "viewer"),
+                ("password", "password1234"),
+                ("password_confirm", "password1234"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("This password is too easy to guess. This is a very common password."),
+        "{html}"
+    );
+    assert!(html.contains("Add another word or two."), "{html}");
+    assert_eq!(find(&app, "newcomer").await.map(|u| u.id), None);
+
+    // Resetting a password follows the same rule.
+    let response = app
+        .post_form(
+            &format!("/users/{}/password", target.id),
+            &[
+                ("password", "target12345678"),
+                ("password_confirm", "target12345678"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"password-error\""), "{html}");
+    assert!(
+        html.contains("This password is too easy to guess."),
+        "{html}"
+    );
+    assert_eq!(
+        app.new_browser()
+            .login("target", "target12345678")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
