@@ -383,3 +383,24 @@ async fn the_sign_in_form_session_is_short_lived_and_has_no_user() {
     assert_eq!(users, 0);
     assert_eq!(lifetime_minutes.round() as i64, 60);
 }
+
+#[tokio::test]
+async fn a_session_records_the_client_address_behind_a_trusted_proxy() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    app.add_user("sara", Role::Viewer).await;
+    let proxied = app.browser_from("127.0.0.1", &[("x-forwarded-for", "203.0.113.9")]);
+    assert_redirects_to(&proxied.login("sara", PASSWORD).await, "/");
+    let page = proxied.get_html("/account").await;
+    assert!(page.contains("203.0.113.9"), "{page}");
+    // From an address that is not a trusted proxy the header is not believed.
+    let direct = app.browser_from("127.0.0.2", &[("x-forwarded-for", "198.51.100.1")]);
+    assert_redirects_to(&direct.login("sara", PASSWORD).await, "/");
+    let page = direct.get_html("/account").await;
+    assert!(
+        page.contains("127.0.0.2") && !page.contains("198.51.100.1"),
+        "{page}"
+    );
+}
