@@ -21,3 +21,32 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!busy) window.location.reload();
   }, seconds * 1000);
 });
+
+// Phones: the navigation folds behind a "Menu" button (without this file it simply wraps).
+document.addEventListener("DOMContentLoaded", () => {
+  const toggle = document.querySelector(".nav-toggle");
+  const nav = document.getElementById("mainnav");
+  if (!toggle || !nav) return;
+  document.documentElement.classList.add("has-nav-toggle");
+  toggle.hidden = false;
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
+});
+
+// Phones: tables become stacked cards; each cell is labelled with its column's heading.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".table-wrap table").forEach((table) => {
+    const headings = Array.from(table.querySelectorAll("thead th")).map((th) => th.textContent.trim());
+    table.querySelectorAll("tbody tr").forEach((row) => {
+      let column = 0;
+      Array.from(row.children).forEach((cell) => {
+        if (headings[column]) cell.setAttribute("data-label", headings[column]);
+        column += cell.colSpan || 1;
+      });
+    });
+    table.classList.add("stackable");
+  });
+});

@@ -18,6 +18,7 @@ pub mod state;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
+pub mod when;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, delete, get, patch, post, put};

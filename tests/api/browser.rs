@@ -21,6 +21,16 @@ pub struct Chrome {
 impl Chrome {
     /// Starts chromedriver and a headless Chromium session, or explains why it can't.
     pub async fn start() -> Option<Self> {
+        Self::start_with(None).await
+    }
+
+    /// Like [`start`](Self::start), with the page emulating a screen `width` × `height` CSS
+    /// pixels wide (a headless window cannot be narrower than 500 px, a phone is).
+    pub async fn start_as_screen(width: u32, height: u32) -> Option<Self> {
+        Self::start_with(Some((width, height))).await
+    }
+
+    async fn start_with(screen: Option<(u32, u32)>) -> Option<Self> {
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
             .map(Path::new)
@@ -71,6 +81,12 @@ impl Chrome {
                 ]
             }),
         );
+        if let Some((width, height)) = screen {
+            let options = capabilities.get_mut("goog:chromeOptions").unwrap();
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": width < 800 }
+            });
+        }
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&webdriver)
@@ -503,7 +519,7 @@ async fn failing_paused_and_recovering_webhooks_are_shown_in_a_real_browser() {
             .goto(&format!("{base}/webhooks"))
             .await
             .unwrap();
-        chrome.wait_for_text("table", "Failing since").await;
+        chrome.wait_for_text("table", "failing · ").await;
         chrome
             .screenshot(&format!("40-webhooks-flow-{width}"))
             .await;

@@ -467,7 +467,7 @@ async fn health_figures_and_the_dashboard_tell_how_delivery_goes() {
 
     app.login_as(Role::Viewer).await;
     let html = app.get_html("/webhooks").await;
-    assert!(html.contains("2 failing in a row"));
+    assert!(html.contains("failing · 2 in a row"));
     assert!(html.contains("1 dead"));
     let html = app.get_html(&format!("/webhooks/{}", hook.id)).await;
     assert!(html.contains("failed attempts in a row"));

@@ -62,7 +62,7 @@ fn full(at: DateTime<Utc>) -> String {
 
 /// The list row (`<tr>…</tr>`) that links to webhook `id`.
 fn row_of(html: &str, id: i64) -> &str {
-    let link = format!("<a href=\"/webhooks/{id}\">");
+    let link = format!("<a href=\"/webhooks/{id}\"");
     let at = html.find(&link).expect("no row for the webhook");
     let start = html[..at].rfind("<tr>").unwrap();
     let end = at + html[at..].find("</tr>").unwrap();
@@ -79,16 +79,17 @@ async fn a_failing_webhook_shows_its_state_on_the_list_page_dashboard_and_api() 
 
     let list = app.get_html("/webhooks").await;
     let row = row_of(&list, failing.id);
+    // One compact badge; the breaker's details are in its tooltip.
     assert!(
-        row.contains(
-            "class=\"status flow-badge flow-failing status-bad\"><span class=\"flow-lead\">Failing</span> since "
-        ),
+        row.contains("class=\"health-badge health-bad\" title=\"Failing since "),
         "{row}"
     );
     assert!(row.contains(" · next probe "), "{row}");
+    assert!(row.contains(">failing · 12 in a row</span>"), "{row}");
     let other = row_of(&list, healthy.id);
     assert!(
-        other.contains("flow-healthy status-on\"><span class=\"flow-lead\">Healthy</span></span>"),
+        other.contains("class=\"health-badge health-none\" title=\"Healthy")
+            && other.contains(">no deliveries yet</span>"),
         "{other}"
     );
 
@@ -182,16 +183,14 @@ async fn a_paused_and_a_recovering_webhook_say_so() {
         until.format("%m-%d %H:%M").to_string()
     };
     assert!(
-        row.contains(&format!(
-            "flow-paused status-warn\"><span class=\"flow-lead\">Paused</span> until {shown} (receiver asked)</span>"
-        )),
+        row.contains(&format!("title=\"Paused until {shown} (receiver asked)"))
+            && row.contains(&format!(">paused · until {shown}</span>")),
         "{row}"
     );
     let row = row_of(&list, recovering.id);
     assert!(
-        row.contains(
-            "flow-recovering status-warn\"><span class=\"flow-lead\">Recovering</span> (up to 2 at once)</span>"
-        ),
+        row.contains("class=\"health-badge health-warn\" title=\"Recovering (up to 2 at once)")
+            && row.contains(">recovering · up to 2 at once</span>"),
         "{row}"
     );
 

@@ -20,6 +20,7 @@ mod login;
 mod management_api;
 mod migrations;
 mod openapi;
+mod page_widths;
 mod pages;
 mod receiver;
 mod receiver_secrets;

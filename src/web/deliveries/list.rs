@@ -106,6 +106,14 @@ pub fn webhook_names(conn: &mut diesel::PgConnection) -> diesel::QueryResult<Vec
 }
 
 impl ListPage {
+    fn ago(&self, at: &DateTime<Utc>) -> String {
+        crate::web::when::relative(*at, self.rendered_at)
+    }
+
+    fn exact(&self, at: &DateTime<Utc>) -> String {
+        crate::web::when::exact(*at)
+    }
+
     /// This list with auto-refresh switched on or off.
     pub fn auto_link(&self, on: bool) -> String {
         let mut query = self.query.clone();

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::model::event_type;
-use crate::model::health::WebhookHealth;
 use crate::model::webhook::{self, ListFilter, Sort, Webhook};
 use crate::model::webhook_flow;
 use crate::model::{PageRequest, Paged};
@@ -16,6 +15,8 @@ use crate::web::input::Query;
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
 use crate::webhooks::flow_state::Flow;
+
+use super::list_row::Row;
 
 /// How many subscribed events a row names before "and N more".
 const EVENTS_SHOWN: usize = 3;
@@ -30,14 +31,6 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
-pub struct Row {
-    pub webhook: Webhook,
-    pub events: Vec<String>,
-    pub more_events: usize,
-    pub health: WebhookHealth,
-    pub flow: Flow,
-}
-
 #[derive(Template)]
 #[template(path = "webhooks/list.html")]
 struct ListPage {
@@ -50,9 +43,18 @@ struct ListPage {
     /// The current filters as a query string prefix, for pagination links.
     base: String,
     rendered_at: String,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 impl ListPage {
+    fn ago(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::web::when::relative(*at, self.now)
+    }
+
+    fn exact(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::web::when::exact(*at)
+    }
+
     fn filtered(&self) -> bool {
         !self.query.q.is_empty() || !self.query.status.is_empty() || !self.query.event.is_empty()
     }
@@ -118,5 +120,6 @@ pub async fn list(
         sorts: Sort::ALL,
         base,
         rendered_at: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        now,
     })
 }

@@ -1,0 +1,148 @@
+//! Every console page at a phone's width (390 px) and a wide screen (1440 px) in headless
+//! Chromium: the document must never be wider than the screen (no sideways page scroll).
+//! Screenshots of each page land in `target/screenshots/widths/`.
+
+use std::path::PathBuf;
+
+use fantoccini::Locator;
+use herald::domain::role::Role;
+use herald::tokens::Scope;
+
+use crate::browser::Chrome;
+use crate::delivery_helpers::{create_webhook, delivery_reaches, emit, token};
+use crate::helpers::{TestApp, spawn_app};
+use crate::receiver::{Receiver, Reply};
+
+/// A console with a bit of everything: a healthy and a failing webhook with long names and
+/// URLs, deliveries, a dead letter, users, tokens and audit entries.
+async fn furnished_console() -> (TestApp, Vec<String>, Receiver) {
+    let app = spawn_app().await;
+    app.add_user("wide-admin", Role::Admin).await;
+    app.add_user("a-viewer-with-a-rather-long-name", Role::Viewer)
+        .await;
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let failing = Receiver::start(vec![Reply::status(422).body("{\"error\":\"bad\"}")]).await;
+    let (healthy, _) = create_webhook(&app, &format!("{}/hooks/learning-platform/events/receiver-with-a-long-path", receiver.url), |i| {
+        i.name = "Certificates to the accreditation body of the national register".into();
+        i.description = "Sends every completion and certificate to the register, which answers within a second.".into();
+    })
+    .await;
+    let (broken, _) = create_webhook(&app, &failing.url, |i| {
+        i.name = "Student records".into();
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    emit(
+        &app,
+        &ingest,
+        serde_json::json!({ "user": { "id": 42, "email": "learner.with.a.long.address@academy.example.com" }, "course": { "id": 7 } }),
+    )
+    .await;
+    let dead = delivery_reaches(&app, broken.id, "dead").await;
+    delivery_reaches(&app, healthy.id, "delivered").await;
+    let users = app
+        .with_conn(|conn| {
+            herald::model::user::list(conn, herald::model::PageRequest::new(None, 50))
+                .unwrap()
+                .items
+        })
+        .await;
+    let viewer = users
+        .iter()
+        .find(|u| u.username.starts_with("a-viewer"))
+        .unwrap()
+        .id;
+    let pages = [
+        "/".to_owned(),
+        "/webhooks".into(),
+        "/webhooks/new".into(),
+        format!("/webhooks/{}", healthy.id),
+        format!("/webhooks/{}", broken.id),
+        format!("/webhooks/{}/edit", healthy.id),
+        format!("/webhooks/{}/delete", healthy.id),
+        "/deliveries".into(),
+        format!("/deliveries/{}", dead.id),
+        "/dead-letters".into(),
+        "/dead-letters/replay".into(),
+        "/events".into(),
+        "/audit".into(),
+        "/users".into(),
+        "/users/new".into(),
+        format!("/users/{viewer}"),
+        "/tokens".into(),
+        "/account".into(),
+        "/no-such-page".into(),
+    ];
+    (app, pages.to_vec(), failing)
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/widths");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn every_page_fits(width: u32, height: u32) {
+    let Some(chrome) = Chrome::start_as_screen(width, height).await else {
+        return;
+    };
+    let (app, pages, _failing) = furnished_console().await;
+    let base = app.address.clone();
+    // The sign-in page, signed out.
+    chrome.client.goto(&format!("{base}/login")).await.unwrap();
+    let mut too_wide = Vec::new();
+    let mut check = async |name: &str| {
+        let sizes = chrome
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (document, screen) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
+        assert_eq!(
+            screen,
+            u64::from(width),
+            "the screen emulation did not hold"
+        );
+        let png = chrome.client.screenshot().await.unwrap();
+        // Ids change from run to run; the screenshot names do not.
+        let stem = match name.trim_matches('/') {
+            "" => "dashboard".to_owned(),
+            path if path.starts_with("deliveries/") => "delivery".to_owned(),
+            path => path.replace('/', "_"),
+        };
+        std::fs::write(screenshot_dir().join(format!("{width}-{stem}.png")), png).unwrap();
+        if document > screen {
+            too_wide.push(format!("{name}: {document} px"));
+        }
+    };
+    check("/login").await;
+    chrome.sign_in(&base, "wide-admin").await;
+    for page in &pages {
+        chrome.client.goto(&format!("{base}{page}")).await.unwrap();
+        chrome
+            .client
+            .wait()
+            .for_element(Locator::Css("main h1"))
+            .await
+            .unwrap();
+        check(page).await;
+    }
+    chrome.close().await;
+    assert!(
+        too_wide.is_empty(),
+        "pages wider than a {width} px screen: {too_wide:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_page_fits_a_phone_screen() {
+    every_page_fits(390, 844).await;
+}
+
+#[tokio::test]
+async fn every_page_fits_a_wide_screen() {
+    every_page_fits(1440, 900).await;
+}
