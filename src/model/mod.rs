@@ -1,6 +1,7 @@
 //! One file per table: the row struct, its insert form and the queries, each taking
 //! `&mut PgConnection` so callers decide where the connection comes from.
 
+pub mod activity;
 pub mod api_token;
 pub mod audit;
 pub mod dashboard;

@@ -6,10 +6,12 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
+use super::charts;
 use super::page::{PageContext, render};
 use super::state::AppState;
 use crate::auth::current_user::CurrentUser;
 use crate::error::AppError;
+use crate::model::activity::{self, FailureCount};
 use crate::model::dashboard::{self, Overview};
 use crate::webhooks::flow_state::Flow;
 
@@ -29,6 +31,10 @@ struct DashboardPage {
     overview: Overview,
     held_back: Vec<HeldBackRow>,
     rendered_at: DateTime<Utc>,
+    /// Attempts per hour over the last 24 h (inline SVG made by `charts`).
+    activity_svg: String,
+    success_rate: String,
+    most_failures: Vec<FailureCount>,
 }
 
 impl DashboardPage {
@@ -63,8 +69,18 @@ pub async fn show(
     ctx: PageContext,
     me: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let mut overview = state.run(dashboard::overview).await?;
     let now = Utc::now();
+    let since = now - chrono::Duration::hours(24);
+    let (mut overview, hourly, most_failures) = state
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                dashboard::overview(conn)?,
+                activity::hourly(conn, None, since)?,
+                activity::most_failures(conn, since, 5)?,
+            ))
+        })
+        .await?;
+    let hours = charts::last_day(&hourly, now);
     let held_back = std::mem::take(&mut overview.held_back)
         .into_iter()
         .map(|h| HeldBackRow {
@@ -80,5 +96,8 @@ pub async fn show(
         overview,
         held_back,
         rendered_at: now,
+        activity_svg: charts::hourly_svg(&hours, "Delivery attempts per hour, all webhooks"),
+        success_rate: charts::success_rate(&hours),
+        most_failures,
     })
 }

@@ -2,6 +2,7 @@
 
 mod authorization_masking;
 mod browser;
+mod charts;
 mod cli;
 mod client_address;
 mod console_deliveries;

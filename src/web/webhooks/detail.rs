@@ -12,6 +12,7 @@ use crate::model::delivery_list::{self, Cursor, DeliveryFilter, ListedDelivery};
 use crate::model::health::{self, WebhookHealth};
 use crate::model::webhook::{self, Webhook};
 use crate::model::webhook_flow;
+use crate::web::charts;
 use crate::web::input::Query;
 use crate::web::page::{PageContext, render};
 use crate::web::state::AppState;
@@ -34,6 +35,8 @@ struct ShowPage {
     flow: Flow,
     /// When this process's worker opens the breaker and how often it probes.
     breaker: BreakerSettings,
+    /// Attempts per hour over the last 24 h (inline SVG made by `charts`).
+    activity_svg: String,
 }
 
 impl ShowPage {
@@ -71,7 +74,9 @@ pub async fn show(
         .test
         .as_deref()
         .and_then(|raw| uuid::Uuid::parse_str(raw).ok());
-    let (found, events, headers, history, test_result, mut health, recent, flow) = state
+    let now = chrono::Utc::now();
+    let since = now - chrono::Duration::hours(24);
+    let (found, events, headers, history, test_result, mut health, recent, flow, hourly) = state
         .run(move |conn| {
             let recent = delivery_list::page(
                 conn,
@@ -94,6 +99,7 @@ pub async fn show(
                 health::for_webhooks(conn, &[id])?,
                 recent.items,
                 webhook_flow::of_webhooks(conn, &[id])?.pop(),
+                crate::model::activity::hourly(conn, Some(id), since)?,
             ))
         })
         .await?;
@@ -120,6 +126,10 @@ pub async fn show(
         recent,
         flow: Flow::of(flow.as_ref(), chrono::Utc::now()),
         breaker: state.settings.worker.breaker,
+        activity_svg: charts::hourly_svg(
+            &charts::last_day(&hourly, now),
+            "Delivery attempts per hour for this webhook",
+        ),
     })
 }
 

@@ -1,0 +1,71 @@
+//! Delivery attempts per hour, by outcome, for the charts; and the webhooks with the most
+//! failed attempts. Both look at the last 24 hours only.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+
+/// Attempts that started in one hour.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct HourCounts {
+    #[diesel(sql_type = Timestamptz)]
+    pub hour: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    pub delivered: i64,
+    #[diesel(sql_type = BigInt)]
+    pub failed: i64,
+}
+
+/// Hours with attempts since `since` (hours without any are left out), oldest first; all
+/// webhooks, or one.
+pub fn hourly(
+    conn: &mut PgConnection,
+    webhook_id: Option<i64>,
+    since: DateTime<Utc>,
+) -> QueryResult<Vec<HourCounts>> {
+    diesel::sql_query(
+        "SELECT date_trunc('hour', started_at) AS hour, \
+                count(*) FILTER (WHERE outcome = 'delivered') AS delivered, \
+                count(*) FILTER (WHERE outcome <> 'delivered') AS failed \
+         FROM delivery_attempts \
+         WHERE started_at >= $1 AND ($2::bigint IS NULL OR webhook_id = $2) \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind::<Timestamptz, _>(since)
+    .bind::<Nullable<BigInt>, _>(webhook_id)
+    .load(conn)
+}
+
+/// A webhook and its failed attempts in the period.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct FailureCount {
+    #[diesel(sql_type = BigInt)]
+    pub webhook_id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = BigInt)]
+    pub failed: i64,
+    #[diesel(sql_type = BigInt)]
+    pub attempts: i64,
+}
+
+/// The `limit` webhooks with the most failed attempts since `since`, most first.
+pub fn most_failures(
+    conn: &mut PgConnection,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<FailureCount>> {
+    diesel::sql_query(
+        "SELECT a.webhook_id, w.name, \
+                count(*) FILTER (WHERE a.outcome <> 'delivered') AS failed, \
+                count(*) AS attempts \
+         FROM delivery_attempts a JOIN webhooks w ON w.id = a.webhook_id \
+         WHERE a.started_at >= $1 \
+         GROUP BY a.webhook_id, w.name \
+         HAVING count(*) FILTER (WHERE a.outcome <> 'delivered') > 0 \
+         ORDER BY failed DESC, w.name LIMIT $2",
+    )
+    .bind::<Timestamptz, _>(since)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
