@@ -27,6 +27,30 @@ struct AuditPage {
     entries: Paged<AuditEntry>,
     query: AuditQuery,
     base: String,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl AuditPage {
+    fn sentence(&self, entry: &AuditEntry) -> crate::web::audit_sentence::Sentence {
+        crate::web::audit_sentence::describe(entry)
+    }
+
+    fn ago(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::web::when::relative(*at, self.now)
+    }
+
+    fn exact(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::web::when::exact(*at)
+    }
+
+    /// The details, indented, for the collapsed "details" view.
+    fn pretty(&self, details: &serde_json::Value) -> String {
+        serde_json::to_string_pretty(details).unwrap_or_default()
+    }
+
+    fn has_details(&self, details: &serde_json::Value) -> bool {
+        details.as_object().is_some_and(|o| !o.is_empty())
+    }
 }
 
 pub async fn list(
@@ -55,5 +79,6 @@ pub async fn list(
         entries,
         query,
         base,
+        now: chrono::Utc::now(),
     })
 }

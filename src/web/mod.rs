@@ -5,6 +5,7 @@ pub mod account;
 pub mod api;
 pub mod assets;
 pub mod audit;
+pub mod audit_sentence;
 pub mod charts;
 pub mod client_address;
 pub mod dashboard;
