@@ -50,3 +50,40 @@ document.addEventListener("DOMContentLoaded", () => {
     table.classList.add("stackable");
   });
 });
+
+// Request/response panels of an attempt become tabs (without this file both show, one above
+// the other).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-tabs]").forEach((box, boxIndex) => {
+    const panels = Array.from(box.querySelectorAll(":scope > .tab-panel"));
+    if (panels.length < 2) return;
+    const list = document.createElement("div");
+    list.setAttribute("role", "tablist");
+    list.className = "tab-list";
+    const buttons = panels.map((panel, i) => {
+      const id = `tabs-${boxIndex}-${i}`;
+      panel.id = id;
+      panel.setAttribute("role", "tabpanel");
+      const title = panel.querySelector(".tab-title");
+      if (title) title.hidden = true;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "tab";
+      button.setAttribute("role", "tab");
+      button.setAttribute("aria-controls", id);
+      button.textContent = panel.getAttribute("data-tab");
+      button.addEventListener("click", () => select(i));
+      list.appendChild(button);
+      return button;
+    });
+    function select(chosen) {
+      panels.forEach((panel, i) => { panel.hidden = i !== chosen; });
+      buttons.forEach((button, i) => {
+        button.setAttribute("aria-selected", String(i === chosen));
+        button.tabIndex = i === chosen ? 0 : -1;
+      });
+    }
+    box.insertBefore(list, panels[0]);
+    select(0);
+  });
+});

@@ -266,6 +266,13 @@ async fn a_dead_letter_is_replayed_after_the_receiver_is_fixed() {
     assert_eq!(attempts_of(&app, dead.id).await.len(), 2);
     let html = app.get_html(&format!("/deliveries/{}", dead.id)).await;
     assert!(html.contains("Queued again"));
+    // The newest attempt comes first, before the event and the body.
+    let (second, first) = (
+        html.find("id=\"attempt-2\"").unwrap(),
+        html.find("id=\"attempt-1\"").unwrap(),
+    );
+    assert!(second < first, "attempt 2 is listed before attempt 1");
+    assert!(first < html.find("<h2>Body of attempt").unwrap());
     assert_eq!(
         audit_actions(&app)
             .await

@@ -122,7 +122,8 @@ pub async fn show(
             .collect(),
         body,
         body_attempt,
-        attempts: attempts.into_iter().map(AttemptView::from).collect(),
+        // Newest first: the attempt people look for is the last one.
+        attempts: attempts.into_iter().rev().map(AttemptView::from).collect(),
         schedule,
         remaining,
         delivery,
