@@ -23,7 +23,7 @@ use crate::receiver::{Receiver, Reply};
 
 /// Stores `n` events of `event_type` with one delivery each to `webhook_id` in `status`;
 /// returns (event id, delivery id) pairs, oldest first.
-async fn seed(
+pub(crate) async fn seed(
     app: &TestApp,
     webhook_id: i64,
     n: usize,

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod detail;
 pub mod form;
 pub mod list;
+pub mod secret;
 pub mod test_ping;
 
 use crate::error::AppError;
