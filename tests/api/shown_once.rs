@@ -9,6 +9,7 @@ use herald::domain::role::Role;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 
+use crate::browser::Chrome;
 use crate::helpers::{TestApp, spawn_app};
 
 /// The value of the first read-only field starting with `prefix` on a page.
@@ -153,7 +154,7 @@ async fn reloading_after_creating_a_webhook_shows_the_secret_once_and_no_duplica
     );
 
     let html = app.get_html(&to).await;
-    assert!(html.contains("Webhook created") && html.contains("Created HR onboarding."));
+    assert!(html.contains("Webhook created") && html.contains("HR onboarding"));
     let secret = value_in(&html, "whsec_").expect("the secret once");
     assert!(html.contains("data-copy-from=\"secret\""));
 
@@ -249,4 +250,137 @@ async fn switching_signing_on_in_edit_shows_the_new_secret_once() {
     assert!(html.contains("Signing switched on"), "{html}");
     assert!(value_in(&html, "whsec_").is_some());
     assert!(app.get_html(&to).await.contains(GONE));
+}
+
+/// The value of the field `id` on the browser's page.
+async fn field_value(chrome: &Chrome, id: &str) -> String {
+    chrome
+        .client
+        .execute(
+            "return document.getElementById(arguments[0]).value",
+            vec![serde_json::json!(id)],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Checks the shown value's field: monospace, with a working copy button.
+async fn check_copyable(chrome: &Chrome, id: &str) {
+    let font = chrome
+        .client
+        .execute(
+            "return getComputedStyle(document.getElementById(arguments[0])).fontFamily",
+            vec![serde_json::json!(id)],
+        )
+        .await
+        .unwrap();
+    assert!(
+        font.as_str().unwrap().contains("monospace"),
+        "secrets in a monospace face, got {font}"
+    );
+    chrome
+        .click(&format!("button[data-copy-from='{id}']"))
+        .await;
+    // Copied, or (where the browser refuses the clipboard) selected with a hint: either way
+    // the script answered the click.
+    let status = format!("#{id}-copied");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = chrome
+            .client
+            .execute(
+                "return document.querySelector(arguments[0]).textContent",
+                vec![serde_json::json!(status)],
+            )
+            .await
+            .unwrap();
+        if !text.as_str().unwrap_or("").is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy button did nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn reloading_every_shown_once_page_in_a_real_browser_creates_nothing_twice() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.add_user("ada", Role::Admin).await;
+    let base = app.address.clone();
+    chrome.sign_in(&base, "ada").await;
+
+    // A new API token.
+    chrome.client.goto(&format!("{base}/tokens")).await.unwrap();
+    chrome.fill("#name", "LMS production").await;
+    chrome
+        .click("form[action='/tokens'] button[type=submit]")
+        .await;
+    chrome.wait_for_text("h1", "created").await;
+    let token = field_value(&chrome, "new-token").await;
+    assert!(token.starts_with("hrld_"));
+    check_copyable(&chrome, "new-token").await;
+    chrome.screenshot("50-token-shown-once").await;
+    chrome.client.refresh().await.unwrap();
+    chrome.wait_for_text("h1", "no longer shown").await;
+    assert!(!chrome.client.source().await.unwrap().contains(&token));
+    chrome.screenshot("51-token-after-reload").await;
+
+    // A new webhook's signing secret.
+    chrome
+        .client
+        .goto(&format!("{base}/webhooks/new"))
+        .await
+        .unwrap();
+    chrome.fill("#name", "HR onboarding").await;
+    chrome
+        .fill("#endpoint_url", "https://hr.example.com/hooks/lms")
+        .await;
+    chrome
+        .click("input[name=events][value='course.completed']")
+        .await;
+    chrome.click(".webhook-form button[type=submit]").await;
+    chrome.wait_for_text("h1", "Webhook created").await;
+    let secret = field_value(&chrome, "secret").await;
+    assert!(secret.starts_with("whsec_"));
+    check_copyable(&chrome, "secret").await;
+    chrome.screenshot("52-webhook-secret-shown-once").await;
+    chrome.client.refresh().await.unwrap();
+    chrome.wait_for_text("h1", "no longer shown").await;
+    assert!(!chrome.client.source().await.unwrap().contains(&secret));
+
+    // A rotated secret, after the confirmation page.
+    chrome.click(".card a.button").await;
+    chrome.click("a[href$='/rotate-secret']").await;
+    chrome
+        .wait_for_text("h1", "Rotate the signing secret of HR onboarding?")
+        .await;
+    chrome.screenshot("53-rotate-confirm").await;
+    chrome
+        .click("form[action$='/rotate-secret'] button[type=submit]")
+        .await;
+    chrome.wait_for_text("h1", "Signing secret rotated").await;
+    let rotated = field_value(&chrome, "secret").await;
+    assert_ne!(rotated, secret);
+    chrome.client.refresh().await.unwrap();
+    chrome.wait_for_text("h1", "no longer shown").await;
+    assert!(!chrome.client.source().await.unwrap().contains(&rotated));
+    chrome.close().await;
+
+    let tokens: i64 = app
+        .with_conn(|conn| api_tokens::table.count().get_result(conn).unwrap())
+        .await;
+    let hooks: i64 = app
+        .with_conn(|conn| webhooks::table.count().get_result(conn).unwrap())
+        .await;
+    assert_eq!((tokens, hooks), (1, 1), "reloads created nothing");
+    assert_eq!(count_audit(&app, "webhook.secret_rotated").await, 1);
 }

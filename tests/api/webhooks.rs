@@ -188,9 +188,10 @@ async fn every_option_round_trips_through_create_and_edit() {
     let response = app
         .post_form(&format!("/webhooks/{}/edit", stored.id), &edited.pairs())
         .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_redirects_to(&response, &format!("/webhooks/{}/secret", stored.id));
     assert!(
-        response
+        app.follow(response)
+            .await
             .text()
             .await
             .unwrap()

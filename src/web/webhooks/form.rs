@@ -149,7 +149,8 @@ pub async fn create(
                 Occasion::WebhookCreated,
                 secret.expose(),
             );
-            session.flash(FlashLevel::Success, format!("Created {}.", created.name));
+            // No flash: the secret page's headline says it (and a flash left unread by a
+            // script would pile up).
             Ok(see_other(&format!("/webhooks/{}/secret", created.id)))
         }
         Ok((created, None)) => {
@@ -249,7 +250,6 @@ pub async fn update(
                 Occasion::SigningSwitchedOn,
                 secret.expose(),
             );
-            session.flash(FlashLevel::Success, format!("Saved {}.", updated.name));
             Ok(see_other(&format!("/webhooks/{id}/secret")))
         }
         Ok((updated, None)) => {
