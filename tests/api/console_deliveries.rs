@@ -300,7 +300,7 @@ async fn replay_all_matching_says_how_many_first_and_skips_nothing_it_promised()
         .get_html(&format!("/dead-letters/replay?webhook={}", hook.id))
         .await;
     assert!(html.contains("Replay 3 dead letters?"), "{html}");
-    assert!(html.contains("<strong>3</strong> dead letters match"));
+    assert!(html.contains("<strong>3 dead letters</strong> match"));
     let response = app
         .post_form("/dead-letters/replay", &[("webhook", &hook.id.to_string())])
         .await;

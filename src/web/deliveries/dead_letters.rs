@@ -37,6 +37,18 @@ struct ConfirmPage {
     filters: String,
 }
 
+impl ConfirmPage {
+    /// "1,204 dead letters".
+    fn how_many(&self) -> String {
+        counted(self.count, "dead letter", "dead letters")
+    }
+
+    /// What the button replays: those of enabled webhooks, with thousands separated.
+    fn to_replay(&self) -> String {
+        crate::web::counting::thousands(self.count - self.disabled)
+    }
+}
+
 /// "Replay all that match": first a page that says how many.
 pub async fn confirm_replay_all(
     state: web::Data<AppState>,
