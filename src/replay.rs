@@ -164,7 +164,8 @@ pub fn discard(conn: &mut PgConnection, actor: &Actor, ids: &[Uuid]) -> Result<u
 }
 
 /// The ids among `ids` that are dead letters.
-fn dead_among(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+/// The dead letters among `ids` (shown before replaying or discarding a selection).
+pub fn dead_among(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
     use crate::db::schema::deliveries;
     deliveries::table
         .filter(deliveries::id.eq_any(ids))

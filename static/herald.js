@@ -85,5 +85,38 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     box.insertBefore(list, panels[0]);
     select(0);
+
+// Copy buttons beside values shown once (tokens, signing secrets). The button stays hidden
+// without the Clipboard API (or on plain http, where browsers withhold it): the value is then
+// a read-only field to select and copy by hand, and focusing it selects it all.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("input.secret-value").forEach((field) => {
+    field.addEventListener("focus", () => field.select());
+  });
+  if (!(navigator.clipboard && window.isSecureContext)) return;
+  document.querySelectorAll("[data-copy-from]").forEach((button) => {
+    const field = document.getElementById(button.getAttribute("data-copy-from"));
+    if (!field) return;
+    const status = document.getElementById(button.getAttribute("aria-describedby"));
+    const say = (text) => {
+      if (status) status.textContent = text;
+    };
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      navigator.clipboard.writeText(field.value).then(
+        () => {
+          button.textContent = "Copied";
+          say("Copied to the clipboard.");
+          window.setTimeout(() => {
+            button.textContent = "Copy";
+          }, 2000);
+        },
+        () => {
+          field.focus();
+          field.select();
+          say("Copying was refused by the browser: the value is selected, press Ctrl+C (⌘C) to copy it.");
+        },
+      );
+    });
   });
 });

@@ -1,7 +1,7 @@
 //! The session, behind typed accessors so keys are spelled in one place. Its state lives in
 //! PostgreSQL (`auth::session_store`); it holds the user id, the account's session version,
-//! the session's public handle, where it was signed in from, the CSRF token and pending flash
-//! messages.
+//! the session's public handle, where it was signed in from, the CSRF token, pending flash
+//! messages and values waiting to be shown once (`web::shown_once`).
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::{Payload, ServiceRequest};
@@ -12,7 +12,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 
-use state_keys::{CLIENT_ADDRESS, HANDLE, SESSION_VERSION, USER_AGENT, USER_ID};
+use state_keys::{CLIENT_ADDRESS, HANDLE, SESSION_VERSION, SHOWN_ONCE, USER_AGENT, USER_ID};
 
 const CSRF_TOKEN: &str = "csrf";
 const FLASHES: &str = "flash";
@@ -24,8 +24,17 @@ pub mod state_keys {
     pub const HANDLE: &str = "sid";
     pub const CLIENT_ADDRESS: &str = "addr";
     pub const USER_AGENT: &str = "ua";
+    /// Values waiting for the page that shows them once (sealed; see `web::shown_once`).
+    pub const SHOWN_ONCE: &str = "once";
     /// What a session loses when it is no longer signed in.
-    pub const SIGNED_IN: &[&str] = &[USER_ID, SESSION_VERSION, HANDLE, CLIENT_ADDRESS, USER_AGENT];
+    pub const SIGNED_IN: &[&str] = &[
+        USER_ID,
+        SESSION_VERSION,
+        HANDLE,
+        CLIENT_ADDRESS,
+        USER_AGENT,
+        SHOWN_ONCE,
+    ];
 }
 
 /// Where a sign-in came from, shown in the user's list of sessions.
@@ -166,6 +175,24 @@ impl TypedSession {
             text: text.into(),
         });
         let _ = self.0.insert(FLASHES, flashes);
+    }
+
+    /// The values waiting to be shown once (an empty list when there are none).
+    pub fn shown_once<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
+        self.0
+            .get::<Vec<T>>(SHOWN_ONCE)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Replaces the values waiting to be shown once; an empty list leaves no trace in the row.
+    pub fn set_shown_once<T: Serialize>(&self, pending: &[T]) {
+        if pending.is_empty() {
+            self.0.remove(SHOWN_ONCE);
+        } else {
+            let _ = self.0.insert(SHOWN_ONCE, pending);
+        }
     }
 
     pub fn take_flashes(&self) -> Vec<Flash> {

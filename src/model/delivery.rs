@@ -447,6 +447,15 @@ pub fn dead_letter_queued(
     .execute(conn)
 }
 
+/// Deliveries waiting for their next attempt (what disabling a webhook dead-letters).
+pub fn count_pending(conn: &mut PgConnection, webhook_id: i64) -> QueryResult<i64> {
+    deliveries::table
+        .filter(deliveries::webhook_id.eq(webhook_id))
+        .filter(deliveries::status.eq(STATUS_PENDING))
+        .count()
+        .get_result(conn)
+}
+
 /// Deliveries still waiting to be sent to a webhook (shown before deleting it).
 pub fn count_queued(conn: &mut PgConnection, webhook_id: i64) -> QueryResult<i64> {
     deliveries::table

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod audit_sentence;
 pub mod charts;
 pub mod client_address;
+pub mod counting;
 pub mod dashboard;
 pub mod deliveries;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod input;
 pub mod login;
 pub mod page;
 pub mod session_rows;
+pub mod shown_once;
 pub mod state;
 pub mod tokens;
 pub mod users;
@@ -115,10 +117,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_viewer, "/webhooks/{id}", get => webhooks::detail::show);
     route!(cfg, require_manager, "/webhooks/{id}/edit", get => webhooks::form::edit_form, post => webhooks::form::update);
     route!(cfg, require_manager, "/webhooks/{id}/enable", post => webhooks::actions::enable);
-    route!(cfg, require_manager, "/webhooks/{id}/disable", post => webhooks::actions::disable);
+    // Destructive or costly actions: GET is the confirmation page, POST does it.
+    route!(cfg, require_manager, "/webhooks/{id}/disable", get => webhooks::actions::confirm_disable, post => webhooks::actions::disable);
     route!(cfg, require_manager, "/webhooks/{id}/delete", get => webhooks::actions::confirm_delete, post => webhooks::actions::delete);
-    route!(cfg, require_manager, "/webhooks/{id}/rotate-secret", post => webhooks::actions::rotate_secret);
+    route!(cfg, require_manager, "/webhooks/{id}/rotate-secret", get => webhooks::actions::confirm_rotate, post => webhooks::actions::rotate_secret);
     route!(cfg, require_manager, "/webhooks/{id}/reveal-secret", post => webhooks::actions::reveal_secret);
+    // Where create (with signing), rotate and reveal redirect: the secret, shown once.
+    route!(cfg, require_manager, "/webhooks/{id}/secret", get => webhooks::secret::show);
     route!(cfg, require_manager, "/webhooks/{id}/test", post => webhooks::test_ping::send);
     route!(cfg, require_viewer, "/events", get => events::catalog);
 
@@ -126,17 +131,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_viewer, "/deliveries", get => deliveries::list::list);
     route!(cfg, require_viewer, "/deliveries/{id}", get => deliveries::detail::show);
     route!(cfg, require_manager, "/deliveries/{id}/replay", post => deliveries::actions::replay);
-    route!(cfg, require_manager, "/deliveries/{id}/redeliver", post => deliveries::actions::redeliver);
-    route!(cfg, require_manager, "/deliveries/{id}/discard", post => deliveries::actions::discard);
+    route!(cfg, require_manager, "/deliveries/{id}/redeliver", get => deliveries::actions::confirm_redeliver, post => deliveries::actions::redeliver);
+    route!(cfg, require_manager, "/deliveries/{id}/discard", get => deliveries::actions::confirm_discard, post => deliveries::actions::discard);
     route!(cfg, require_viewer, "/dead-letters", get => deliveries::dead_letters::list);
     route!(cfg, require_manager, "/dead-letters/replay", get => deliveries::dead_letters::confirm_replay_all, post => deliveries::dead_letters::replay_all);
-    route!(cfg, require_manager, "/dead-letters/replay-selected", post => deliveries::dead_letters::replay_selected);
-    route!(cfg, require_manager, "/dead-letters/discard-selected", post => deliveries::dead_letters::discard_selected);
+    route!(cfg, require_manager, "/dead-letters/replay-selected", get => deliveries::dead_letters::confirm_replay_selected, post => deliveries::dead_letters::replay_selected);
+    route!(cfg, require_manager, "/dead-letters/discard-selected", get => deliveries::dead_letters::confirm_discard_selected, post => deliveries::dead_letters::discard_selected);
     route!(cfg, require_manager, "/audit", get => audit::list);
 
     // Admins only: API tokens.
     route!(cfg, require_admin, "/tokens", get => tokens::list, post => tokens::create);
-    route!(cfg, require_admin, "/tokens/{id}/revoke", post => tokens::revoke);
+    // Where creating a token redirects: the token, shown once.
+    route!(cfg, require_admin, "/tokens/{id}/created", get => tokens::created);
+    route!(cfg, require_admin, "/tokens/{id}/revoke", get => tokens::confirm_revoke, post => tokens::revoke);
 
     // Admins only: user management.
     route!(cfg, require_admin, "/users", get => users::list, post => users::create);

@@ -1,4 +1,5 @@
-//! `/tokens`: admins create API tokens (shown once) and revoke them.
+//! `/tokens`: admins create API tokens and revoke them (after a confirmation page). Creating
+//! redirects to `/tokens/{id}/created`, which shows the token once (`web::shown_once`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -6,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::page::{PageContext, render, render_with, see_other};
+use super::shown_once::{self, Occasion, Target};
 use super::state::AppState;
 use crate::auth::current_user::CurrentUser;
 use crate::auth::session::{FlashLevel, TypedSession};
@@ -24,8 +26,6 @@ struct TokensPage {
     form: TokenForm,
     errors: FieldErrors,
     scopes: [(Scope, &'static str); 3],
-    /// The token just created, shown this once.
-    created: Option<(String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,7 +59,6 @@ pub async fn list(
         },
         errors: FieldErrors::default(),
         scopes: Scope::ALL,
-        created: None,
     })
 }
 
@@ -67,6 +66,7 @@ pub async fn create(
     state: web::Data<AppState>,
     ctx: PageContext,
     me: CurrentUser,
+    session: TypedSession,
     form: Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
@@ -82,7 +82,6 @@ pub async fn create(
                 form,
                 errors,
                 scopes: Scope::ALL,
-                created: None,
             },
         );
     };
@@ -90,20 +89,69 @@ pub async fn create(
     let (token, plain) = state
         .run(move |conn| tokens::create(conn, &actor, &name, scope))
         .await?;
-    render_with(
-        StatusCode::CREATED,
-        &TokensPage {
-            ctx: ctx.in_section("tokens"),
-            tokens: page_of_tokens(&state, None).await?,
-            form: TokenForm {
-                scope: "ingest".into(),
-                ..Default::default()
-            },
-            errors: FieldErrors::default(),
-            scopes: Scope::ALL,
-            created: Some((token.name, plain.expose().to_owned())),
-        },
-    )
+    // Post/redirect/get: the token waits in the session for the page that shows it.
+    shown_once::keep(
+        &session,
+        &state.secrets,
+        Target::Token(token.id),
+        Occasion::TokenCreated,
+        plain.expose(),
+    );
+    Ok(see_other(&format!("/tokens/{}/created", token.id)))
+}
+
+#[derive(Template)]
+#[template(path = "tokens/created.html")]
+struct CreatedPage {
+    ctx: PageContext,
+    token: ApiToken,
+    /// The token in clear, this once; `None` when it was shown already.
+    plain: Option<String>,
+}
+
+pub async fn created(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    session: TypedSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let token = state
+        .run(move |conn| api_token::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let plain = shown_once::take(&session, &state.secrets, Target::Token(id))
+        .filter(|shown| shown.occasion == Occasion::TokenCreated)
+        .map(|shown| shown.value);
+    render(&CreatedPage {
+        ctx: ctx.in_section("tokens"),
+        token,
+        plain,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "tokens/revoke.html")]
+struct RevokePage {
+    ctx: PageContext,
+    token: ApiToken,
+}
+
+/// "Revoke": first a page that names the token, its scope and when it was last used.
+pub async fn confirm_revoke(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let token = state
+        .run(move |conn| api_token::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    render(&RevokePage {
+        ctx: ctx.in_section("tokens"),
+        token,
+    })
 }
 
 pub async fn revoke(

@@ -303,8 +303,16 @@ async fn a_manager_creates_disables_edits_and_deletes_a_webhook_in_a_real_browse
         .unwrap();
     chrome.wait_for_text("table", "HR onboarding").await;
     chrome.screenshot("14-webhooks-list").await;
-    chrome.click("td.row-actions form button").await;
+    // Disabling asks first, with an optional reason.
+    chrome.click("td.row-actions a[href*='/disable']").await;
+    chrome.wait_for_text("h1", "Disable HR onboarding?").await;
+    chrome.fill("#reason", "receiver maintenance").await;
+    chrome.screenshot("15-webhook-disable-confirm").await;
+    chrome
+        .click("form[action$='/disable'] button[type=submit]")
+        .await;
     chrome.wait_for_text(".flash-success", "is disabled").await;
+    chrome.wait_for_text("table", "receiver maintenance").await;
     chrome.wait_for_text("table", "disabled").await;
     chrome.screenshot("15-webhook-disabled").await;
 
@@ -433,6 +441,11 @@ async fn a_manager_follows_a_failure_fixes_the_receiver_and_replays_it_in_a_real
         .await;
     chrome
         .click("button[formaction='/dead-letters/replay-selected']")
+        .await;
+    chrome.wait_for_text("h1", "Replay 1 dead letter?").await;
+    chrome.screenshot("32-replay-selected-confirm").await;
+    chrome
+        .click("form[action='/dead-letters/replay-selected'] button[type=submit]")
         .await;
     chrome
         .wait_for_text(".flash-success", "Replaying 1 dead letter")

@@ -23,7 +23,7 @@ use crate::receiver::{Receiver, Reply};
 
 /// Stores `n` events of `event_type` with one delivery each to `webhook_id` in `status`;
 /// returns (event id, delivery id) pairs, oldest first.
-async fn seed(
+pub(crate) async fn seed(
     app: &TestApp,
     webhook_id: i64,
     n: usize,
@@ -307,7 +307,7 @@ async fn replay_all_matching_says_how_many_first_and_skips_nothing_it_promised()
         .get_html(&format!("/dead-letters/replay?webhook={}", hook.id))
         .await;
     assert!(html.contains("Replay 3 dead letters?"), "{html}");
-    assert!(html.contains("<strong>3</strong> dead letters match"));
+    assert!(html.contains("<strong>3 dead letters</strong> match"));
     let response = app
         .post_form("/dead-letters/replay", &[("webhook", &hook.id.to_string())])
         .await;

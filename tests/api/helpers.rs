@@ -214,6 +214,18 @@ impl Browser {
         self.get(path).await.text().await.unwrap()
     }
 
+    /// Follows a `303 See Other` with a GET, as a browser does after a form (post/redirect/get).
+    pub async fn follow(&self, response: reqwest::Response) -> reqwest::Response {
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "expected a redirect from {}",
+            response.url()
+        );
+        let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        self.get(&location).await
+    }
+
     /// The session's CSRF token, read from a page's form.
     pub async fn csrf_token(&self) -> String {
         let mut response = self.get("/").await;

@@ -134,7 +134,8 @@ async fn undeclared_methods_get_405_with_allow() {
         (Method::DELETE, "/webhooks", "GET"),
         (Method::GET, "/logout", "POST"),
         (Method::PUT, "/users", "GET, POST"),
-        (Method::GET, "/tokens/1/revoke", "POST"),
+        (Method::GET, "/webhooks/1/reveal-secret", "POST"),
+        (Method::PUT, "/tokens/1/revoke", "GET, POST"),
     ] {
         let response = app
             .client

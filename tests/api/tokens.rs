@@ -28,8 +28,8 @@ async fn an_admin_creates_a_token_that_is_shown_once_and_stored_hashed() {
             &[("name", "LMS production"), ("scope", "ingest")],
         )
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let token = token_in(&response.text().await.unwrap());
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let token = token_in(&app.follow(response).await.text().await.unwrap());
     assert!(token.len() > 40);
 
     let stored: (String, Vec<u8>, String) = app
@@ -71,13 +71,10 @@ async fn a_bad_name_or_scope_is_reported_beside_the_field() {
 async fn tokens_authenticate_until_revoked_and_only_for_their_scope() {
     let app = spawn_app().await;
     app.login_as(Role::Admin).await;
-    let token = token_in(
-        &app.post_form("/tokens", &[("name", "Ingest"), ("scope", "ingest")])
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let created = app
+        .post_form("/tokens", &[("name", "Ingest"), ("scope", "ingest")])
+        .await;
+    let token = token_in(&app.follow(created).await.text().await.unwrap());
     let header = format!("Bearer {token}");
 
     let h = header.clone();

@@ -86,8 +86,8 @@ async fn a_manager_creates_a_webhook_and_sees_its_secret_once() {
     let app = spawn_app().await;
     let manager = app.login_as(Role::Manager).await;
     let response = create(&app, &Form::valid("HR onboarding")).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let html = response.text().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let html = app.follow(response).await.text().await.unwrap();
     assert!(html.contains("Webhook created"));
     let secret = html
         .split("value=\"whsec_")
@@ -188,9 +188,10 @@ async fn every_option_round_trips_through_create_and_edit() {
     let response = app
         .post_form(&format!("/webhooks/{}/edit", stored.id), &edited.pairs())
         .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_redirects_to(&response, &format!("/webhooks/{}/secret", stored.id));
     assert!(
-        response
+        app.follow(response)
+            .await
             .text()
             .await
             .unwrap()
@@ -244,7 +245,12 @@ async fn secrets_are_encrypted_at_rest() {
         .set("basic_password", "plain-basic-password")
         .add("header_name", "X-Api-Key")
         .add("header_value", "plain-header-value");
-    let html = create(&app, &form).await.text().await.unwrap();
+    let html = app
+        .follow(create(&app, &form).await)
+        .await
+        .text()
+        .await
+        .unwrap();
     let secret = html
         .split("value=\"whsec_")
         .nth(1)
@@ -581,7 +587,8 @@ async fn rotating_keeps_the_previous_secret_signing_for_the_overlap() {
         spawn_app_with(|s| s.secret_rotation_overlap = std::time::Duration::from_secs(2 * 3600))
             .await;
     app.login_as(Role::Manager).await;
-    let html = create(&app, &Form::valid("Rotating"))
+    let html = app
+        .follow(create(&app, &Form::valid("Rotating")).await)
         .await
         .text()
         .await
@@ -599,8 +606,8 @@ async fn rotating_keeps_the_previous_secret_signing_for_the_overlap() {
     let response = app
         .post_form(&format!("/webhooks/{}/rotate-secret", before.id), &[])
         .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let html = response.text().await.unwrap();
+    assert_redirects_to(&response, &format!("/webhooks/{}/secret", before.id));
+    let html = app.follow(response).await.text().await.unwrap();
     assert!(html.contains("Signing secret rotated"));
     let second = html
         .split("value=\"whsec_")
@@ -627,7 +634,10 @@ async fn rotating_keeps_the_previous_secret_signing_for_the_overlap() {
 
     // Reveal shows the current secret and is audited.
     let revealed = app
-        .post_form(&format!("/webhooks/{}/reveal-secret", after.id), &[])
+        .follow(
+            app.post_form(&format!("/webhooks/{}/reveal-secret", after.id), &[])
+                .await,
+        )
         .await
         .text()
         .await
@@ -658,7 +668,7 @@ async fn the_list_searches_filters_sorts_and_paginates_keeping_the_filters() {
         if i == 7 {
             form = form.set("events", "notifications.sent");
         }
-        assert!(create(&app, &form).await.status().is_success());
+        assert_eq!(create(&app, &form).await.status(), StatusCode::SEE_OTHER);
     }
     let first = app.get_html("/webhooks").await;
     assert!(first.contains("55 webhooks · page 1 of 2"), "{first}");
@@ -838,7 +848,7 @@ async fn the_delivery_limits_are_set_on_create_and_edit_and_audited() {
     let form = Form::valid("Paced")
         .set("max_in_flight", "16")
         .set("rate_limit_per_second", "50");
-    assert_eq!(create(&app, &form).await.status(), StatusCode::CREATED);
+    assert_eq!(create(&app, &form).await.status(), StatusCode::SEE_OTHER);
     let stored = only_webhook(&app).await;
     assert_eq!(
         (stored.max_in_flight, stored.rate_limit_per_second),
@@ -880,7 +890,7 @@ async fn the_delivery_limits_are_set_on_create_and_edit_and_audited() {
 
     // A form without the fields (an older client) keeps the defaults: 8, no limit.
     let response = create(&app, &Form::valid("Plain").without("max_in_flight")).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let plain = app
         .with_conn(|conn| {
             webhooks::table

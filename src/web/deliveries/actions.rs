@@ -1,13 +1,17 @@
 //! One delivery: replay (a dead letter), redeliver (delivered or dead), discard (dead).
+//! Redeliver and discard are reached through a confirmation page (GET) that says what happens.
 
 use actix_web::{HttpResponse, web};
+use askama::Template;
 use uuid::Uuid;
 
 use crate::auth::current_user::CurrentUser;
 use crate::auth::session::{FlashLevel, TypedSession};
 use crate::error::AppError;
+use crate::model::delivery::{self, Delivery};
+use crate::model::webhook::{self, Webhook};
 use crate::replay::{self, ReplayError};
-use crate::web::page::see_other;
+use crate::web::page::{PageContext, render, see_other};
 use crate::web::state::AppState;
 
 pub async fn replay(
@@ -75,4 +79,82 @@ pub async fn discard(
         session.flash(FlashLevel::Error, "Only dead letters can be discarded.");
     }
     Ok(see_other(&format!("/deliveries/{id}")))
+}
+
+/// Which single-delivery action a confirmation page asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OneAction {
+    Redeliver,
+    Discard,
+}
+
+#[derive(Template)]
+#[template(path = "deliveries/confirm_one.html")]
+struct ConfirmOnePage {
+    ctx: PageContext,
+    delivery: Delivery,
+    webhook: Webhook,
+    action: OneAction,
+}
+
+impl ConfirmOnePage {
+    fn redeliver(&self) -> bool {
+        self.action == OneAction::Redeliver
+    }
+
+    /// Whether the delivery's status allows the action now.
+    fn allowed(&self) -> bool {
+        match self.action {
+            OneAction::Redeliver => matches!(self.delivery.status.as_str(), "delivered" | "dead"),
+            OneAction::Discard => self.delivery.status == "dead",
+        }
+    }
+
+    fn next_attempt(&self) -> i32 {
+        self.delivery.attempts + 1
+    }
+}
+
+async fn confirm_one(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: Uuid,
+    action: OneAction,
+) -> Result<HttpResponse, AppError> {
+    let (found, hook) = state
+        .run(move |conn| {
+            let Some(found) = delivery::find(conn, id)? else {
+                return Ok::<_, diesel::result::Error>((None, None));
+            };
+            let hook = webhook::find(conn, found.webhook_id)?;
+            Ok((Some(found), hook))
+        })
+        .await?;
+    let (Some(delivery), Some(webhook)) = (found, hook) else {
+        return Err(AppError::NotFound);
+    };
+    render(&ConfirmOnePage {
+        ctx: ctx.in_section("deliveries"),
+        delivery,
+        webhook,
+        action,
+    })
+}
+
+/// "Redeliver": first a page that says which attempt goes where.
+pub async fn confirm_redeliver(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    confirm_one(state, ctx, id.into_inner(), OneAction::Redeliver).await
+}
+
+/// "Discard": first a page that says it is never sent again.
+pub async fn confirm_discard(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    confirm_one(state, ctx, id.into_inner(), OneAction::Discard).await
 }

@@ -1,5 +1,6 @@
 //! `/dead-letters`: every dead delivery with why it died; managers replay one, the selected
-//! ones or all that match the filters (after a page that says how many), or discard them.
+//! ones or all that match the filters, or discard the selected ones — each bulk action after a
+//! confirmation page (GET) that says how many.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -13,6 +14,7 @@ use crate::auth::session::{FlashLevel, TypedSession};
 use crate::error::AppError;
 use crate::model::delivery_list;
 use crate::replay::{self, Replayed};
+use crate::web::counting::counted;
 use crate::web::input::Query;
 use crate::web::page::{PageContext, render, see_other};
 use crate::web::state::AppState;
@@ -33,6 +35,18 @@ struct ConfirmPage {
     count: i64,
     disabled: i64,
     filters: String,
+}
+
+impl ConfirmPage {
+    /// "1,204 dead letters".
+    fn how_many(&self) -> String {
+        counted(self.count, "dead letter", "dead letters")
+    }
+
+    /// What the button replays: those of enabled webhooks, with thousands separated.
+    fn to_replay(&self) -> String {
+        crate::web::counting::thousands(self.count - self.disabled)
+    }
 }
 
 /// "Replay all that match": first a page that says how many.
@@ -82,7 +96,7 @@ pub async fn replay_all(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Selection {
+pub struct Selection {
     ids: Vec<String>,
     /// Where to go back to (the list with its filters).
     back: String,
@@ -91,17 +105,106 @@ struct Selection {
 impl Selection {
     fn parse(body: &[u8]) -> Result<(Vec<Uuid>, String), AppError> {
         let selection: Selection = crate::web::input::parse_form(body)?;
-        let ids = selection
+        Ok(selection.checked())
+    }
+
+    /// The ids that are ids (the rest are dropped) and a safe way back.
+    fn checked(&self) -> (Vec<Uuid>, String) {
+        let ids = self
             .ids
             .iter()
             .filter_map(|id| Uuid::parse_str(id).ok())
             .collect();
-        let back = crate::web::page::local_path(&selection.back)
+        let back = crate::web::page::local_path(&self.back)
             .filter(|back| back.starts_with("/dead-letters"))
             .unwrap_or("/dead-letters")
             .to_owned();
-        Ok((ids, back))
+        (ids, back)
     }
+}
+
+/// Which bulk action a selection's confirmation page asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BulkAction {
+    Replay,
+    Discard,
+}
+
+#[derive(Template)]
+#[template(path = "deliveries/confirm_selected.html")]
+struct ConfirmSelectedPage {
+    ctx: PageContext,
+    action: BulkAction,
+    /// The selected ids that are still dead letters (what the form posts).
+    ids: Vec<Uuid>,
+    /// How many were selected but are no longer dead letters (replayed or discarded since).
+    gone: usize,
+    /// Of `ids`, how many belong to a disabled webhook (replay leaves them alone).
+    disabled: i64,
+    back: String,
+}
+
+impl ConfirmSelectedPage {
+    fn replay(&self) -> bool {
+        self.action == BulkAction::Replay
+    }
+
+    /// "3 dead letters", with thousands separated.
+    fn how_many(&self) -> String {
+        counted(self.ids.len() as i64, "dead letter", "dead letters")
+    }
+
+    /// Replayed = those of enabled webhooks.
+    fn to_replay(&self) -> String {
+        counted(
+            self.ids.len() as i64 - self.disabled,
+            "dead letter",
+            "dead letters",
+        )
+    }
+}
+
+async fn confirm_selected(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    selection: Selection,
+    action: BulkAction,
+) -> Result<HttpResponse, AppError> {
+    let (selected, back) = selection.checked();
+    let asked = selected.len();
+    let (ids, disabled) = state
+        .run(move |conn| {
+            let dead = replay::dead_among(conn, &selected)?;
+            let disabled = count_of_disabled_webhooks(conn, &dead)?;
+            Ok::<_, diesel::result::Error>((dead, disabled))
+        })
+        .await?;
+    render(&ConfirmSelectedPage {
+        ctx: ctx.in_section("dead-letters"),
+        action,
+        gone: asked - ids.len(),
+        ids,
+        disabled,
+        back,
+    })
+}
+
+/// "Replay selected": first a page that says how many, and how many are left alone.
+pub async fn confirm_replay_selected(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    query: Query<Selection>,
+) -> Result<HttpResponse, AppError> {
+    confirm_selected(state, ctx, query.into_inner(), BulkAction::Replay).await
+}
+
+/// "Discard selected": first a page that says how many will be discarded.
+pub async fn confirm_discard_selected(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    query: Query<Selection>,
+) -> Result<HttpResponse, AppError> {
+    confirm_selected(state, ctx, query.into_inner(), BulkAction::Discard).await
 }
 
 pub async fn replay_selected(

@@ -1,18 +1,21 @@
-//! Manage actions on one webhook: enable, disable, delete (after a confirmation page), rotate
-//! and reveal the signing secret.
+//! Manage actions on one webhook: enable; disable, delete and rotate the signing secret, each
+//! after a confirmation page (GET) that says what will happen; reveal the signing secret.
+//! Rotate and reveal redirect to the page that shows the secret once (`web::shown_once`).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::form::SecretPage;
 use crate::auth::current_user::CurrentUser;
 use crate::auth::session::{FlashLevel, TypedSession};
 use crate::error::AppError;
 use crate::model::webhook::{self, Webhook};
-use crate::validation::single_line;
-use crate::web::input::Form;
-use crate::web::page::{PageContext, render, see_other};
+use crate::validation::{FieldErrors, single_line};
+use crate::web::counting::counted;
+use crate::web::input::{Form, Query};
+use crate::web::page::{PageContext, render, render_with, see_other};
+use crate::web::shown_once::{self, Occasion, Target};
 use crate::web::state::AppState;
 use crate::webhooks::service::{self, WebhookError};
 
@@ -47,8 +50,83 @@ pub async fn enable(
     Ok(see_other(&back))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BackQuery {
+    back: String,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/disable.html")]
+struct DisablePage {
+    ctx: PageContext,
+    webhook: Webhook,
+    back: String,
+    reason: String,
+    errors: FieldErrors,
+    /// "moves 1,204 queued deliveries to the dead-letter queue", or `None` when none wait.
+    moved: Option<String>,
+    /// "2 requests already on their way finish", or `None`.
+    in_flight: Option<String>,
+}
+
+/// What disabling webhook `id` would do, for its confirmation page.
+async fn disable_page(
+    state: &AppState,
+    ctx: PageContext,
+    id: i64,
+    back: String,
+    reason: String,
+    errors: FieldErrors,
+) -> Result<DisablePage, AppError> {
+    let (found, pending, queued) = state
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                webhook::find(conn, id)?,
+                crate::model::delivery::count_pending(conn, id)?,
+                crate::model::delivery::count_queued(conn, id)?,
+            ))
+        })
+        .await?;
+    let delivering = (queued - pending).max(0);
+    Ok(DisablePage {
+        ctx: ctx.in_section("webhooks"),
+        webhook: found.ok_or(AppError::NotFound)?,
+        back,
+        reason,
+        errors,
+        moved: (pending > 0).then(|| {
+            format!(
+                "moves {} to the dead-letter queue",
+                counted(pending, "queued delivery", "queued deliveries")
+            )
+        }),
+        in_flight: (delivering > 0).then(|| {
+            format!(
+                "{} already on {} way finish{}",
+                counted(delivering, "request", "requests"),
+                if delivering == 1 { "its" } else { "their" },
+                if delivering == 1 { "es" } else { "" }
+            )
+        }),
+    })
+}
+
+/// "Disable": first a page that says what happens, in numbers, and takes an optional reason.
+pub async fn confirm_disable(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    id: web::Path<i64>,
+    query: Query<BackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let back = back_to(&query.back, id);
+    render(&disable_page(&state, ctx, id, back, String::new(), FieldErrors::default()).await?)
+}
+
 pub async fn disable(
     state: web::Data<AppState>,
+    ctx: PageContext,
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
@@ -60,11 +138,14 @@ pub async fn disable(
     let reason: String = match single_line(&form.reason) {
         Ok(reason) => reason.chars().take(500).collect(),
         Err(_) => {
-            session.flash(
-                FlashLevel::Error,
+            // Back to the confirmation with the message beside the field; nothing changed.
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "reason",
                 "Not disabled: the reason has control characters (such as NUL or line breaks). Write it on one line.",
             );
-            return Ok(see_other(&back));
+            let page = disable_page(&state, ctx, id, back, form.reason.clone(), errors).await?;
+            return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
     let reason = if reason.is_empty() {
@@ -132,9 +213,68 @@ pub async fn delete(
     Ok(see_other("/webhooks"))
 }
 
-pub async fn rotate_secret(
+#[derive(Template)]
+#[template(path = "webhooks/rotate.html")]
+struct RotatePage {
+    ctx: PageContext,
+    webhook: Webhook,
+    /// "24 hours": how long the old secret keeps signing.
+    overlap: String,
+    /// When the old secret would stop signing if rotated now.
+    overlap_ends: String,
+    /// A rotation still in its overlap: when that older secret was to stop (it stops at once).
+    older_until: Option<String>,
+}
+
+/// "Rotate secret": first a page that says how long the old secret keeps signing.
+pub async fn confirm_rotate(
     state: web::Data<AppState>,
     ctx: PageContext,
+    session: TypedSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let found = state
+        .run(move |conn| webhook::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !found.signing_enabled {
+        session.flash(
+            FlashLevel::Error,
+            "Signing is off for this webhook: switch it on in Edit first.",
+        );
+        return Ok(see_other(&format!("/webhooks/{id}")));
+    }
+    let overlap = state.settings.secret_rotation_overlap;
+    let now = chrono::Utc::now();
+    let ends = now + chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::hours(24));
+    let older_until = found
+        .previous_secret_active(now)
+        .then_some(found.previous_secret_expires_at)
+        .flatten()
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string());
+    render(&RotatePage {
+        ctx: ctx.in_section("webhooks"),
+        webhook: found,
+        overlap: overlap_text(overlap),
+        overlap_ends: ends.format("%Y-%m-%d %H:%M UTC").to_string(),
+        older_until,
+    })
+}
+
+/// "24 hours", "1 hour", "90 minutes".
+fn overlap_text(overlap: std::time::Duration) -> String {
+    let minutes = overlap.as_secs() / 60;
+    if minutes >= 60 && minutes.is_multiple_of(60) {
+        let hours = (minutes / 60) as i64;
+        counted(hours, "hour", "hours")
+    } else {
+        counted(minutes as i64, "minute", "minutes")
+    }
+}
+
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
@@ -143,7 +283,7 @@ pub async fn rotate_secret(
     let actor = me.actor();
     let secrets = state.secrets.clone();
     let overlap = state.settings.secret_rotation_overlap;
-    let (rotated, secret, until) = match state
+    let (_, secret, until) = match state
         .attempt(move |conn| service::rotate_secret(conn, &actor, id, overlap, &secrets))
         .await?
     {
@@ -157,22 +297,20 @@ pub async fn rotate_secret(
         }
         Err(other) => return Err(other.into()),
     };
-    render(&SecretPage {
-        ctx: ctx.in_section("webhooks"),
-        webhook_id: id,
-        webhook_name: rotated.name,
-        secret,
-        headline: "Signing secret rotated".into(),
-        explanation: format!(
-            "Requests are now signed with this new secret and, until {}, also with the previous one (the webhook-signature header carries both), so the receiver can switch without losing a delivery. It is shown only now.",
-            until.format("%Y-%m-%d %H:%M UTC")
-        ),
-    })
+    shown_once::keep(
+        &session,
+        &state.secrets,
+        Target::WebhookSecret(id),
+        Occasion::SecretRotated {
+            previous_signs_until: until,
+        },
+        secret.expose(),
+    );
+    Ok(see_other(&format!("/webhooks/{id}/secret")))
 }
 
 pub async fn reveal_secret(
     state: web::Data<AppState>,
-    ctx: PageContext,
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
@@ -180,7 +318,7 @@ pub async fn reveal_secret(
     let id = id.into_inner();
     let actor = me.actor();
     let secrets = state.secrets.clone();
-    let (revealed, secret) = match state
+    let (_, secret) = match state
         .attempt(move |conn| service::reveal_secret(conn, &actor, id, &secrets))
         .await?
     {
@@ -191,13 +329,12 @@ pub async fn reveal_secret(
         }
         Err(other) => return Err(other.into()),
     };
-    render(&SecretPage {
-        ctx: ctx.in_section("webhooks"),
-        webhook_id: id,
-        webhook_name: revealed.name,
-        secret,
-        headline: "Signing secret".into(),
-        explanation: "This reveal has been recorded in the audit log. Do not leave this page open."
-            .into(),
-    })
+    shown_once::keep(
+        &session,
+        &state.secrets,
+        Target::WebhookSecret(id),
+        Occasion::SecretRevealed,
+        secret.expose(),
+    );
+    Ok(see_other(&format!("/webhooks/{id}/secret")))
 }

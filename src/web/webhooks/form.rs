@@ -12,12 +12,12 @@ use crate::model::event_type::{self, EventType};
 use crate::model::webhook;
 use crate::validation::FieldErrors;
 use crate::web::page::{PageContext, render, render_with, see_other};
+use crate::web::shown_once::{self, Occasion, Target};
 use crate::web::state::AppState;
 use crate::webhooks::input::{ParseContext, WebhookInput};
 use crate::webhooks::receiver_auth::ReceiverAuth;
 use crate::webhooks::retry::RetryPolicy;
 use crate::webhooks::service::{self, WebhookError};
-use crate::webhooks::signing::SigningSecret;
 
 #[derive(Template)]
 #[template(path = "webhooks/form.html")]
@@ -65,17 +65,6 @@ impl FormPage {
             None => "/webhooks".into(),
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "webhooks/secret.html")]
-pub struct SecretPage {
-    pub ctx: PageContext,
-    pub webhook_id: i64,
-    pub webhook_name: String,
-    pub secret: SigningSecret,
-    pub headline: String,
-    pub explanation: String,
 }
 
 fn parse_body(body: &[u8]) -> Result<WebhookInput, AppError> {
@@ -147,18 +136,23 @@ pub async fn create(
     };
     let actor = me.actor();
     let secrets = state.secrets.clone();
-    match state.attempt(move |conn| service::create(conn, &actor, &spec, &secrets)).await? {
-        Ok((created, Some(secret))) => render_with(
-            StatusCode::CREATED,
-            &SecretPage {
-                ctx: ctx.in_section("webhooks"),
-                webhook_id: created.id,
-                webhook_name: created.name,
-                secret,
-                headline: "Webhook created".into(),
-                explanation: "Give this signing secret to the receiver so it can verify that requests come from Herald. It is shown only now; later it is masked (managers can reveal it, which is recorded in the audit log).".into(),
-            },
-        ),
+    match state
+        .attempt(move |conn| service::create(conn, &actor, &spec, &secrets))
+        .await?
+    {
+        Ok((created, Some(secret))) => {
+            // Post/redirect/get: the secret waits in the session for the page that shows it.
+            shown_once::keep(
+                &session,
+                &state.secrets,
+                Target::WebhookSecret(created.id),
+                Occasion::WebhookCreated,
+                secret.expose(),
+            );
+            // No flash: the secret page's headline says it (and a flash left unread by a
+            // script would pile up).
+            Ok(see_other(&format!("/webhooks/{}/secret", created.id)))
+        }
         Ok((created, None)) => {
             session.flash(FlashLevel::Success, format!("Created {}.", created.name));
             Ok(see_other(&format!("/webhooks/{}", created.id)))
@@ -166,7 +160,10 @@ pub async fn create(
         Err(WebhookError::NameTaken) => {
             let mut errors = FieldErrors::default();
             errors.add("name", WebhookError::NameTaken.to_string());
-            render_with(StatusCode::UNPROCESSABLE_ENTITY, &form_page(ctx, None, input, errors, types))
+            render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(ctx, None, input, errors, types),
+            )
         }
         Err(other) => Err(other.into()),
     }
@@ -241,15 +238,20 @@ pub async fn update(
     };
     let actor = me.actor();
     let secrets = state.secrets.clone();
-    match state.attempt(move |conn| service::update(conn, &actor, id, &spec, &secrets)).await? {
-        Ok((updated, Some(secret))) => render(&SecretPage {
-            ctx: ctx.in_section("webhooks"),
-            webhook_id: updated.id,
-            webhook_name: updated.name,
-            secret,
-            headline: "Signing switched on".into(),
-            explanation: "Herald generated a signing secret for this webhook. Give it to the receiver; it is shown only now.".into(),
-        }),
+    match state
+        .attempt(move |conn| service::update(conn, &actor, id, &spec, &secrets))
+        .await?
+    {
+        Ok((updated, Some(secret))) => {
+            shown_once::keep(
+                &session,
+                &state.secrets,
+                Target::WebhookSecret(updated.id),
+                Occasion::SigningSwitchedOn,
+                secret.expose(),
+            );
+            Ok(see_other(&format!("/webhooks/{id}/secret")))
+        }
         Ok((updated, None)) => {
             session.flash(FlashLevel::Success, format!("Saved {}.", updated.name));
             Ok(see_other(&format!("/webhooks/{id}")))

@@ -5,6 +5,7 @@ pub mod detail;
 pub mod form;
 pub mod list;
 pub mod list_row;
+pub mod secret;
 pub mod test_ping;
 
 use crate::error::AppError;
