@@ -85,6 +85,8 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     box.insertBefore(list, panels[0]);
     select(0);
+  });
+});
 
 // Copy buttons beside values shown once (tokens, signing secrets). The button stays hidden
 // without the Clipboard API (or on plain http, where browsers withhold it): the value is then

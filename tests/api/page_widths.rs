@@ -101,11 +101,8 @@ async fn every_page_fits(width: u32, height: u32) {
             .await
             .unwrap();
         let (document, screen) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
-        assert_eq!(
-            screen,
-            u64::from(width),
-            "the screen emulation did not hold"
-        );
+        // A phone's browser widens its layout viewport to fit content wider than the screen,
+        // so either number above the screen's width means the page does not fit.
         let png = chrome.client.screenshot().await.unwrap();
         // Ids change from run to run; the screenshot names do not.
         let stem = match name.trim_matches('/') {
@@ -114,8 +111,9 @@ async fn every_page_fits(width: u32, height: u32) {
             path => path.replace('/', "_"),
         };
         std::fs::write(screenshot_dir().join(format!("{width}-{stem}.png")), png).unwrap();
-        if document > screen {
-            too_wide.push(format!("{name}: {document} px"));
+        let widest = document.max(screen);
+        if widest > u64::from(width) {
+            too_wide.push(format!("{name}: {widest} px"));
         }
     };
     check("/login").await;

@@ -31,11 +31,23 @@ impl Row {
             .max(i64::from(self.flow.consecutive_failures));
         let in_a_row = |what: &str| format!("{what} · {failures} in a row");
         let (class, text) = if !webhook.enabled {
-            if webhook.disabled_automatically() {
-                ("health-bad", "disabled automatically".to_owned())
+            let state = if webhook.disabled_automatically() {
+                ("health-bad", "disabled automatically")
             } else {
-                ("health-off", "disabled".to_owned())
-            }
+                ("health-off", "disabled")
+            };
+            // The reason is what people look for; a long one is cut (whole on hover).
+            let text = match webhook.disabled_reason.as_deref().map(str::trim) {
+                Some(reason) if !reason.is_empty() => {
+                    let mut short: String = reason.chars().take(40).collect();
+                    if reason.chars().count() > 40 {
+                        short.push('…');
+                    }
+                    format!("{} · {short}", state.1)
+                }
+                _ => state.1.to_owned(),
+            };
+            (state.0, text)
         } else {
             match self.flow.key() {
                 "failing" => ("health-bad", in_a_row("failing")),
