@@ -102,6 +102,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_viewer, "/logout", post => login::logout);
     // Every signed-in user manages their own sessions.
     route!(cfg, require_viewer, "/account", get => account::show);
+    route!(cfg, require_viewer, "/account/password", post => account::change_password);
     route!(cfg, require_viewer, "/account/sessions/end-others", post => account::end_other_sessions);
     route!(cfg, require_viewer, "/account/sessions/{handle}/end", post => account::end_session);
 

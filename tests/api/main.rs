@@ -1,5 +1,6 @@
 //! One integration test binary (one link, one throwaway cluster): each module is an area.
 
+mod account;
 mod authorization_masking;
 mod browser;
 mod cli;
