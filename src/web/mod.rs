@@ -8,6 +8,7 @@ pub mod audit;
 pub mod client_address;
 pub mod dashboard;
 pub mod deliveries;
+pub mod error_layout;
 pub mod events;
 pub mod health;
 pub mod input;

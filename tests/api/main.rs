@@ -11,6 +11,7 @@ mod custom_header_names;
 mod db_outage;
 mod delivery;
 mod delivery_helpers;
+mod error_pages;
 mod flow_state;
 mod health;
 mod helpers;
