@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api;
+pub mod api_docs;
 pub mod assets;
 pub mod audit;
 pub mod client_address;
@@ -120,6 +121,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_manager, "/webhooks/{id}/reveal-secret", post => webhooks::actions::reveal_secret);
     route!(cfg, require_manager, "/webhooks/{id}/test", post => webhooks::test_ping::send);
     route!(cfg, require_viewer, "/events", get => events::catalog);
+    // The management API's reference, rendered from its OpenAPI document.
+    route!(cfg, require_viewer, "/api-docs", get => api_docs::show);
 
     // Deliveries and dead letters: everyone signed in reads, managers send again or discard.
     route!(cfg, require_viewer, "/deliveries", get => deliveries::list::list);

@@ -1,6 +1,7 @@
 //! One integration test binary (one link, one throwaway cluster): each module is an area.
 
 mod account;
+mod api_docs;
 mod authorization_masking;
 mod browser;
 mod cli;
