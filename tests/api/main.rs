@@ -29,6 +29,7 @@ mod receiver_secrets;
 mod security_headers;
 mod serve;
 mod sessions;
+mod signature_snippets;
 mod status_codes;
 mod test_ping;
 mod throttle;
