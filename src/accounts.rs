@@ -135,6 +135,33 @@ pub fn reset_password(
     })
 }
 
+/// A user changed their own password, having confirmed the current one: every session of
+/// theirs but `keep` (the asking one, which the caller renews) ends. Returns the account and
+/// how many sessions ended.
+pub fn change_own_password(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    user_id: i64,
+    password_hash: &str,
+    keep: Option<uuid::Uuid>,
+) -> Result<(User, usize), AccountError> {
+    conn.transaction(|conn| {
+        user::find(conn, user_id)?.ok_or(AccountError::NotFound)?;
+        let updated = user::set_password_hash(conn, user_id, password_hash)?;
+        let ended = session::delete_all_for_user(conn, user_id, keep)?;
+        audit::record(
+            conn,
+            actor,
+            change(
+                "user.password_changed",
+                &updated,
+                json!({ "sessions_ended": ended }),
+            ),
+        )?;
+        Ok((updated, ended))
+    })
+}
+
 /// Ends the user's sessions but `keep` (the session asking, when it is one of them).
 /// Returns how many ended.
 pub fn end_sessions(

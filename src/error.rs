@@ -9,12 +9,22 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::domain::role::Role;
+use crate::web::page::PageContext;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// The signed-in user's role is below what the page (or, for `action`, the button) needs.
+    #[error("needs the {needed} role (has {current})")]
+    NeedsRole {
+        needed: Role,
+        current: Role,
+        action: bool,
+    },
     #[error("missing or wrong CSRF token")]
     Csrf,
     #[error("bad request: {0}")]
@@ -153,17 +163,52 @@ impl From<askama::Error> for AppError {
 
 #[derive(Template)]
 #[template(path = "errors/error.html")]
-struct ErrorPage<'a> {
-    status: u16,
-    title: &'a str,
-    message: &'a str,
+pub struct ErrorPage<'a> {
+    pub ctx: PageContext,
+    pub status: u16,
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// What an error page says, kept in the response's extensions so that
+/// `web::error_layout` can render it again inside the layout once it knows the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorContent {
+    pub status: StatusCode,
+    pub title: String,
+    pub message: String,
+}
+
+impl ErrorContent {
+    /// The page for `ctx` (with the navigation when it has a user).
+    pub fn render(&self, ctx: PageContext) -> askama::Result<String> {
+        ErrorPage {
+            ctx,
+            status: self.status.as_u16(),
+            title: &self.title,
+            message: &self.message,
+        }
+        .render()
+    }
+}
+
+/// "This page needs the manager role; you are a viewer."
+fn needs_role_message(needed: Role, current: Role, action: bool) -> String {
+    let article = |role: Role| if role == Role::Admin { "an" } else { "a" };
+    let what = if action { "This action" } else { "This page" };
+    format!(
+        "{what} needs the {needed} role; you are {} {current}. Ask an admin if you need access.",
+        article(current)
+    )
 }
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::NeedsRole { .. } | AppError::Csrf => {
+                StatusCode::FORBIDDEN
+            }
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -181,6 +226,17 @@ impl ResponseError for AppError {
                 "Not allowed",
                 "Your role does not allow this. Ask an admin if you need access.",
             ),
+            AppError::NeedsRole {
+                needed,
+                current,
+                action,
+            } => {
+                return error_page(
+                    self.status_code(),
+                    "Not allowed",
+                    &needs_role_message(*needed, *current, *action),
+                );
+            }
             AppError::Csrf => (
                 "This form has expired",
                 "The form was not sent from this Herald session, or your session changed since it was shown. Go back, reload the page and try again.",
@@ -240,21 +296,25 @@ pub fn log_unexpected(err: &anyhow::Error) {
     );
 }
 
-/// Renders the error page; falls back to plain text if even that fails.
+/// Renders the error page as an anonymous visitor sees it (no navigation), and keeps what it
+/// says in the response so `web::error_layout` can put it inside the layout when the request
+/// has a signed-in user. Falls back to plain text if even that fails.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let page = ErrorPage {
-        status: status.as_u16(),
-        title,
-        message,
+    let content = ErrorContent {
+        status,
+        title: title.to_owned(),
+        message: message.to_owned(),
     };
-    match page.render() {
+    let mut response = match content.render(PageContext::anonymous()) {
         Ok(html) => HttpResponse::build(status)
             .content_type(ContentType::html())
             .body(html),
         Err(_) => HttpResponse::build(status)
             .content_type(ContentType::plaintext())
             .body(format!("{title}\n\n{message}")),
-    }
+    };
+    response.extensions_mut().insert(content);
+    response
 }
 
 #[cfg(test)]
@@ -298,6 +358,36 @@ mod tests {
             Some(Unavailable::Database("no connection to the server".into()))
         );
         assert!(matches!(AppError::from(wrapped), AppError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_refused_role_is_named_with_the_one_needed() {
+        assert_eq!(
+            needs_role_message(Role::Manager, Role::Viewer, false),
+            "This page needs the manager role; you are a viewer. Ask an admin if you need access."
+        );
+        assert!(
+            needs_role_message(Role::Admin, Role::Manager, true)
+                .starts_with("This action needs the admin role; you are a manager.")
+        );
+        let response = AppError::NeedsRole {
+            needed: Role::Admin,
+            current: Role::Viewer,
+            action: false,
+        }
+        .error_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let content = response
+            .extensions()
+            .get::<ErrorContent>()
+            .cloned()
+            .unwrap();
+        assert_eq!(content.title, "Not allowed");
+        assert!(
+            content
+                .message
+                .contains("needs the admin role; you are a viewer")
+        );
     }
 
     #[test]

@@ -116,6 +116,9 @@ impl Application {
             HttpServer::new(move || {
                 App::new()
                     .wrap(from_fn(verify_csrf))
+                    // Inside the session (it may read the user), outside the CSRF check (so
+                    // a refused form also keeps the navigation).
+                    .wrap(from_fn(crate::web::error_layout::in_layout))
                     .wrap(
                         SessionMiddleware::builder(session_store.clone(), session_key.clone())
                             .cookie_name(SESSION_COOKIE.into())

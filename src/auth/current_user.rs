@@ -15,6 +15,16 @@ pub struct CurrentUser {
     pub role: Role,
 }
 
+impl From<crate::model::user::User> for CurrentUser {
+    fn from(account: crate::model::user::User) -> Self {
+        Self {
+            id: account.id,
+            role: account.role(),
+            username: account.username,
+        }
+    }
+}
+
 impl CurrentUser {
     pub fn actor(&self) -> Actor {
         Actor::user(self.id, &self.username)

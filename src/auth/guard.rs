@@ -1,7 +1,7 @@
 //! The role guard: wraps every page but the sign-in page, health check and static files.
 //! Anonymous visitors are sent to `/login?next=…`; a session that ended (signed out, timed
 //! out, ended from the sessions list, disabled account, changed password) is told so there;
-//! an insufficient role gets the 403 page. Idle and absolute lifetimes are kept by the
+//! an insufficient role gets the 403 page, naming the role needed. Idle and absolute lifetimes are kept by the
 //! session store.
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -76,14 +76,17 @@ async fn authorize(
             return Ok(req.into_response(redirect(&location)));
         }
     };
-    if !account.role().allows(required) {
-        return Ok(req.into_response(AppError::Forbidden.error_response()));
+    let current = account.role();
+    // Known before the role check, so even the 403 page shows the navigation.
+    req.extensions_mut().insert(CurrentUser::from(account));
+    if !current.allows(required) {
+        let refused = AppError::NeedsRole {
+            needed: required,
+            current,
+            action: !matches!(*req.method(), Method::GET | Method::HEAD),
+        };
+        return Ok(req.into_response(refused.error_response()));
     }
-    req.extensions_mut().insert(CurrentUser {
-        id: account.id,
-        role: account.role(),
-        username: account.username,
-    });
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)

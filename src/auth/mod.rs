@@ -1,6 +1,7 @@
 //! Who is asking and what they may do: password hashing, the session, sign-in throttling,
 //! the role guard and CSRF protection.
 
+pub mod confirm_password;
 pub mod csrf;
 pub mod current_user;
 pub mod guard;

@@ -77,6 +77,15 @@ pub fn credentials(
         .optional()
 }
 
+/// The stored password hash of the account `id` (to confirm its owner's current password).
+pub fn password_hash(conn: &mut PgConnection, id: i64) -> QueryResult<Option<String>> {
+    users::table
+        .find(id)
+        .select(users::password_hash)
+        .first(conn)
+        .optional()
+}
+
 pub fn insert(conn: &mut PgConnection, new_user: &NewUser<'_>) -> QueryResult<User> {
     diesel::insert_into(users::table)
         .values(new_user)

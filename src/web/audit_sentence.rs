@@ -88,7 +88,7 @@ pub fn describe(entry: &AuditEntry) -> Sentence {
             },
         ),
         "user.password_reset" => ("reset the password of user", String::new()),
-        "user.password_changed" => ("changed their own password", String::new()),
+        "user.password_changed" => ("changed the password of user", " (their own)".to_owned()),
         "user.disabled" => ("disabled user", String::new()),
         "user.enabled" => ("enabled user", String::new()),
         "user.sessions_ended" => (

@@ -181,9 +181,7 @@ pub async fn submit(
         }
         Outcome::Wrong => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned(), None),
         Outcome::Throttled { retry_after } => {
-            // Whole seconds, rounded up, so a client that waits this long is let through.
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            let seconds = seconds.max(1);
+            let seconds = retry_after_seconds(retry_after);
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
@@ -209,8 +207,15 @@ pub async fn submit(
     Ok(response)
 }
 
+/// A throttle's wait as `Retry-After` seconds: whole seconds, rounded up, at least 1, so a
+/// client that waits this long is let through.
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
+}
+
 /// "12 seconds", "1 minute", "15 minutes" (rounded up).
-fn how_long(seconds: u64) -> String {
+pub fn how_long(seconds: u64) -> String {
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     if seconds < 60 {
         plural(seconds, "second")

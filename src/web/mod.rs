@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api;
+pub mod api_docs;
 pub mod assets;
 pub mod audit;
 pub mod audit_sentence;
@@ -11,6 +12,7 @@ pub mod client_address;
 pub mod counting;
 pub mod dashboard;
 pub mod deliveries;
+pub mod error_layout;
 pub mod events;
 pub mod health;
 pub mod input;
@@ -107,6 +109,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_viewer, "/logout", post => login::logout);
     // Every signed-in user manages their own sessions.
     route!(cfg, require_viewer, "/account", get => account::show);
+    route!(cfg, require_viewer, "/account/password", post => account::change_password);
     route!(cfg, require_viewer, "/account/sessions/end-others", post => account::end_other_sessions);
     route!(cfg, require_viewer, "/account/sessions/{handle}/end", post => account::end_session);
 
@@ -126,6 +129,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_manager, "/webhooks/{id}/secret", get => webhooks::secret::show);
     route!(cfg, require_manager, "/webhooks/{id}/test", post => webhooks::test_ping::send);
     route!(cfg, require_viewer, "/events", get => events::catalog);
+    // The management API's reference, rendered from its OpenAPI document.
+    route!(cfg, require_viewer, "/api-docs", get => api_docs::show);
 
     // Deliveries and dead letters: everyone signed in reads, managers send again or discard.
     route!(cfg, require_viewer, "/deliveries", get => deliveries::list::list);

@@ -21,6 +21,16 @@ pub struct PageContext {
 }
 
 impl PageContext {
+    /// No user, no CSRF token, no flashes: an error page rendered before the user is known.
+    pub fn anonymous() -> Self {
+        Self {
+            user: None,
+            csrf_token: String::new(),
+            flashes: Vec::new(),
+            section: "",
+        }
+    }
+
     pub fn in_section(mut self, section: &'static str) -> Self {
         self.section = section;
         self

@@ -12,3 +12,4 @@ pub mod receiver_auth;
 pub mod retry;
 pub mod service;
 pub mod signing;
+pub mod snippets;

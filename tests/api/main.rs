@@ -1,5 +1,7 @@
 //! One integration test binary (one link, one throwaway cluster): each module is an area.
 
+mod account;
+mod api_docs;
 mod audit_page;
 mod authorization_masking;
 mod browser;
@@ -13,6 +15,7 @@ mod custom_header_names;
 mod db_outage;
 mod delivery;
 mod delivery_helpers;
+mod error_pages;
 mod flow_state;
 mod health;
 mod helpers;
@@ -31,6 +34,7 @@ mod security_headers;
 mod serve;
 mod sessions;
 mod shown_once;
+mod signature_snippets;
 mod status_codes;
 mod test_ping;
 mod throttle;

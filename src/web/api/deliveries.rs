@@ -74,6 +74,9 @@ impl From<ListedDelivery> for DeliveryItem {
     }
 }
 
+/// List deliveries
+///
+/// Newest first; `next` is a keyset link. Scope: `read` or `manage`.
 #[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", params(("status" = Option<String>, Query), ("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query, description = "UTC, 2026-11-22 or 2026-11-22T14:30"), ("to" = Option<String>, Query), ("q" = Option<String>, Query, description = "A delivery or event id"), ("before" = Option<String>, Query, description = "Cursor: older than this id"), ("after" = Option<String>, Query, description = "Cursor: newer than this id")), responses((status = 200, body = ListPage<DeliveryItem>), (status = 400, description = "A query parameter that cannot be read, messages by parameter", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -82,6 +85,9 @@ pub async fn list(
     listing(state, request, false).await
 }
 
+/// List dead letters
+///
+/// Newest first, with the same filters as deliveries. Scope: `read` or `manage`.
 #[utoipa::path(get, path = "/api/v1/dead-letters", tag = "deliveries", params(("webhook" = Option<i64>, Query), ("event_type" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("q" = Option<String>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query)), responses((status = 200, body = ListPage<DeliveryItem>), (status = 400, description = "A query parameter that cannot be read, messages by parameter", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn dead_letters(
     state: web::Data<AppState>,
@@ -234,6 +240,9 @@ impl From<Attempt> for AttemptView {
     }
 }
 
+/// Get a delivery
+///
+/// With `history`: every attempt, request headers masked. Scope: `read` or `manage`.
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = uuid::Uuid, Path)), responses((status = 200, body = DeliveryDetail), (status = 404, description = "Not found", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn show(
     state: web::Data<AppState>,
@@ -258,6 +267,9 @@ pub async fn show(
     }))
 }
 
+/// Send a delivery again
+///
+/// A delivered or dead delivery is queued at once; the attempt count continues. Scope: `manage`.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries", params(("id" = uuid::Uuid, Path)), responses((status = 202, body = Requeued), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn redeliver(
     state: web::Data<AppState>,
@@ -298,6 +310,10 @@ pub struct ReplayFilter {
     q: Option<String>,
 }
 
+/// Replay dead letters
+///
+/// By ids, or all that match a filter; deliveries of disabled webhooks are skipped and counted.
+/// Scope: `manage`.
 #[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "deliveries", request_body = ReplayRequest, responses((status = 200, body = ReplayResult), (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON (or form-encoded where allowed)", body = ErrorBody), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn replay(
     state: web::Data<AppState>,
@@ -386,6 +402,9 @@ pub struct DiscardResult {
     discarded: usize,
 }
 
+/// Discard dead letters
+///
+/// Kept in the history as `discarded`. Scope: `manage`.
 #[utoipa::path(post, path = "/api/v1/dead-letters/discard", tag = "deliveries", request_body = DiscardRequest,
     responses(
         (status = 200, body = DiscardResult),

@@ -52,6 +52,10 @@ pub enum IngestAccepted {
     },
 }
 
+/// Post events
+///
+/// One event or an array of up to 500; each is stored with a delivery for every enabled webhook
+/// subscribed to its type, in one transaction. A batch is all or nothing. Scope: `ingest`.
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = IngestBody,
     responses(
         (status = 202, body = IngestAccepted),

@@ -34,6 +34,12 @@ use super::{deliveries, events, webhooks};
         deliveries::replay,
         deliveries::discard,
     ),
+    tags(
+        (name = "events", description = "What the learning platform posts: one event or a batch, queued for every subscribed webhook."),
+        (name = "webhooks", description = "Receivers: their settings, enabling and disabling, test events and signing secrets."),
+        (name = "event types", description = "The event catalog webhooks subscribe to."),
+        (name = "deliveries", description = "Deliveries with their attempts, dead letters, replay, redelivery and discard.")
+    ),
     modifiers(&BearerToken, &ServiceUnavailable)
 )]
 pub struct ApiDoc;

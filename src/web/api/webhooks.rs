@@ -102,6 +102,9 @@ pub struct ListPage<T> {
     pub results: Vec<T>,
 }
 
+/// List webhooks
+///
+/// Filtered, sorted and paged, each with its delivery flow. Scope: `read` or `manage`.
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(("q" = Option<String>, Query, description = "Name or URL contains"), ("status" = Option<String>, Query, description = "enabled or disabled"), ("event" = Option<String>, Query, description = "Receives this event type"), ("sort" = Option<String>, Query, description = "name, -name, created, -created, -updated"), ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query, description = "1 to 200, default 50")), responses((status = 200, body = ListPage<WebhookView>), (status = 400, description = "A query parameter that cannot be read, messages by parameter", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -176,6 +179,9 @@ fn view_with_flow(
     Ok(WebhookView::new(hook, events, headers, masked, flow))
 }
 
+/// Get a webhook
+///
+/// Every setting, secrets masked, with its delivery flow. Scope: `read` or `manage`.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), responses((status = 200, body = WebhookView), (status = 404, description = "Not found", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn show(
     state: web::Data<AppState>,
@@ -293,6 +299,10 @@ pub struct EventTypeView {
     example_payload: serde_json::Value,
 }
 
+/// Create a webhook
+///
+/// JSON, or form-encoded with the console's field names. The new signing secret is in this answer
+/// only. Scope: `manage`.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body(content((WebhookRequest = "application/json"), (WebhookRequest = "application/x-www-form-urlencoded"))), responses((status = 201, body = WebhookSaved), (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON (or form-encoded where allowed)", body = ErrorBody), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -324,7 +334,10 @@ pub async fn create(
         }))
 }
 
-/// PUT replaces (absent fields take the defaults); PATCH changes only the fields sent.
+/// Replace a webhook
+///
+/// Absent fields take the defaults (PATCH changes only the fields sent); a blank secret keeps the
+/// stored one while the endpoint keeps its origin. Scope: `manage`.
 #[utoipa::path(put, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), request_body = WebhookRequest, responses((status = 200, body = WebhookSaved), (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON (or form-encoded where allowed)", body = ErrorBody), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn replace(
     state: web::Data<AppState>,
@@ -335,6 +348,9 @@ pub async fn replace(
     edit(state, request, id.into_inner(), payload, false).await
 }
 
+/// Change some settings of a webhook
+///
+/// Only the fields sent change; `"rate_limit_per_second": null` removes the limit. Scope: `manage`.
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), request_body = WebhookRequest, responses((status = 200, body = WebhookSaved), (status = 400, description = "Malformed JSON, with line and column", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON (or form-encoded where allowed)", body = ErrorBody), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn patch(
     state: web::Data<AppState>,
@@ -396,6 +412,9 @@ async fn edit(
     }))
 }
 
+/// Delete a webhook
+///
+/// With its queued deliveries; the audit log keeps its history. Scope: `manage`.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), responses((status = 204, description = "Deleted, with its queued deliveries"), (status = 404, description = "Not found", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -417,6 +436,9 @@ pub struct DisableRequest {
     reason: Option<String>,
 }
 
+/// Enable a webhook
+///
+/// Scope: `manage`.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/enable", tag = "webhooks", params(("id" = i64, Path)), responses((status = 200, body = WebhookView), (status = 404, description = "Not found", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn enable(
     state: web::Data<AppState>,
@@ -426,6 +448,10 @@ pub async fn enable(
     toggle(state, request, id.into_inner(), true, None).await
 }
 
+/// Disable a webhook
+///
+/// With an optional reason; what is still queued for it moves to the dead-letter queue. Scope:
+/// `manage`.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/disable", tag = "webhooks", params(("id" = i64, Path)), request_body(content = Option<DisableRequest>), responses((status = 200, body = WebhookView), (status = 404, description = "Not found", body = ErrorBody), (status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn disable(
     state: web::Data<AppState>,
@@ -486,6 +512,10 @@ async fn toggle(
     Ok(HttpResponse::Ok().json(updated))
 }
 
+/// Rotate the signing secret
+///
+/// The new secret is in this answer only; the previous one keeps signing alongside it for
+/// `HERALD_SECRET_ROTATION_OVERLAP_HOURS`. Scope: `manage`.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks", params(("id" = i64, Path)), responses((status = 200, body = RotatedSecret), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
@@ -506,6 +536,9 @@ pub async fn rotate_secret(
     }))
 }
 
+/// Send a test event
+///
+/// Sends a `webhook.ping` now and returns the receiver's answer; never retried. Scope: `manage`.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/ping", tag = "webhooks", params(("id" = i64, Path)), responses((status = 200, body = PingResult), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn send_ping(
     state: web::Data<AppState>,
@@ -553,6 +586,10 @@ pub async fn send_ping(
     }))
 }
 
+/// List the event catalog
+///
+/// Every event type a webhook can subscribe to, with a description and an example payload. Scope:
+/// `read` or `manage`.
 #[utoipa::path(get, path = "/api/v1/event-types", tag = "event types", responses((status = 200, body = ListPage<EventTypeView>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn event_types(
     state: web::Data<AppState>,
