@@ -110,6 +110,9 @@ impl Application {
             queue_signal,
             ingest_caches: Default::default(),
             api_rate_limit,
+            known_clients: crate::auth::known_client::KnownClients::new(
+                secret.derive("known-client"),
+            ),
         });
 
         let server =

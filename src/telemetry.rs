@@ -4,6 +4,13 @@
 //! at debug — anyone can cause one, as often as they like, so at the default level they cost
 //! no log space — and a 5xx at error, once, with its cause (logged where the error is turned
 //! into a response: `error::log_unexpected`, `Unavailable::log`).
+//!
+//! Two libraries log what any anonymous client can cause, at levels that would pass the
+//! default filter: actix-session (a forged or stale session cookie: WARN "failed to pass
+//! cryptographic checks", INFO "No session state has been found") and actix-http's connection
+//! dispatcher (a malformed request, a URI too long: ERROR "stream error"). Unless `RUST_LOG`
+//! names them, they are filtered ([`QUIET_TARGETS`]), so no one can grow the log by sending
+//! such requests.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -12,8 +19,34 @@ use tracing::{Level, Span};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
+/// Targets that log what anonymous clients cause (see the module docs), and the level each is
+/// kept at unless `RUST_LOG` names the target.
+pub const QUIET_TARGETS: [(&str, &str); 2] = [
+    ("actix_session", "error"),
+    ("actix_http::h1::dispatcher", "off"),
+];
+
+/// The filter directives for a `RUST_LOG` value (`None`: unset): that value, or `info`, with
+/// [`QUIET_TARGETS`] added unless the value names them.
+pub fn directives(rust_log: Option<&str>) -> String {
+    let base = rust_log
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .unwrap_or("info");
+    let mut directives = base.to_owned();
+    for (target, level) in QUIET_TARGETS {
+        let root = target.split("::").next().unwrap_or(target);
+        if !base.contains(root) {
+            directives.push_str(&format!(",{target}={level}"));
+        }
+    }
+    directives
+}
+
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let filter = EnvFilter::try_new(directives(rust_log.as_deref()))
+        .unwrap_or_else(|_| EnvFilter::new(directives(None)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -82,6 +115,25 @@ mod tests {
         }
         for status in [200, 202, 204, 303] {
             assert_eq!(level_for(StatusCode::from_u16(status).unwrap()), None);
+        }
+    }
+
+    #[test]
+    fn what_anonymous_clients_cause_in_libraries_is_filtered_unless_asked_for() {
+        let quiet = "actix_session=error,actix_http::h1::dispatcher=off";
+        assert_eq!(directives(None), format!("info,{quiet}"));
+        assert_eq!(directives(Some("")), format!("info,{quiet}"));
+        assert_eq!(directives(Some("debug")), format!("debug,{quiet}"));
+        assert_eq!(
+            directives(Some("info,actix_session=debug")),
+            "info,actix_session=debug,actix_http::h1::dispatcher=off"
+        );
+        assert_eq!(
+            directives(Some("actix_http=trace")),
+            "actix_http=trace,actix_session=error"
+        );
+        for value in [None, Some("warn,herald=debug")] {
+            assert!(EnvFilter::try_new(directives(value)).is_ok());
         }
     }
 }

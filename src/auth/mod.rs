@@ -5,6 +5,7 @@ pub mod confirm_password;
 pub mod csrf;
 pub mod current_user;
 pub mod guard;
+pub mod known_client;
 pub mod password;
 pub mod session;
 pub mod session_outage;

@@ -2,6 +2,11 @@
 //! random 256-bit key, the `sessions` row (found by the key's SHA-256) holds the state.
 //! A row ends when it is deleted (sign-out, "end session", password change…), when it was not
 //! used for the idle limit, or at its absolute end, whichever comes first.
+//!
+//! A session without a user (the sign-in form's CSRF token, a flash message) has no row: its
+//! state travels in the key itself (`a.` + base64url JSON with its end), inside the signed
+//! cookie, so anonymous requests — any number of them — never write to the database. There is
+//! nothing in it to end or to hide from its own client.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +37,11 @@ const ANONYMOUS_LIFETIME: Duration = Duration::from_secs(60 * 60);
 const SEEN_RESOLUTION: Duration = Duration::from_secs(60);
 /// Expired rows are swept at most this often, by whichever request creates a session.
 const PURGE_INTERVAL_SECS: i64 = 300;
+/// Keys of anonymous sessions (their state inside) start with this; row keys never contain a dot.
+const ANONYMOUS_PREFIX: &str = "a.";
+/// The longest anonymous key kept in the cookie; a larger state (many flash messages) gets a
+/// row like a signed-in session.
+const MAX_ANONYMOUS_KEY: usize = 3000;
 
 /// How long sessions last.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +99,11 @@ impl PgSessionStore {
             ANONYMOUS_LIFETIME.min(self.lifetimes.absolute)
         };
         let expires_at = Utc::now() + to_chrono(lifetime);
+        if columns.user_id.is_none()
+            && let Some(key) = anonymous_key(&state, expires_at)
+        {
+            return Ok(key);
+        }
         let text = serde_json::to_string(&state)?;
         let purge_before = self.purge_due().then(|| self.seen_since());
         self.with_conn(move |conn| {
@@ -116,6 +131,9 @@ impl PgSessionStore {
 
 impl SessionStore for PgSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
+        if is_anonymous(session_key) {
+            return Ok(read_anonymous(session_key, Utc::now()));
+        }
         let key_hash = hash_key(session_key);
         let seen_since = self.seen_since();
         let resolution = to_chrono(SEEN_RESOLUTION.min(self.lifetimes.idle / 4));
@@ -151,6 +169,10 @@ impl SessionStore for PgSessionStore {
         session_state: SessionState,
         _ttl: &actix_web::cookie::time::Duration,
     ) -> Result<SessionKey, UpdateError> {
+        if is_anonymous(&session_key) {
+            // The state is the key: a changed state is a new key (or a row, once signed in).
+            return self.create(session_state).await.map_err(UpdateError::Other);
+        }
         let key_hash = hash_key(&session_key);
         let text = serde_json::to_string(&session_state)
             .map_err(|err| UpdateError::Serialization(err.into()))?;
@@ -182,6 +204,9 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        if is_anonymous(session_key) {
+            return Ok(());
+        }
         let key_hash = hash_key(session_key);
         self.with_conn(move |conn| Ok(rows::delete_by_key(conn, &key_hash)?))
             .await
@@ -196,6 +221,42 @@ fn new_key() -> (SessionKey, Vec<u8>) {
     let key_hash = Sha256::digest(key.as_bytes()).to_vec();
     let key = SessionKey::try_from(key).expect("a 43-character key fits in a cookie");
     (key, key_hash)
+}
+
+/// An anonymous session's state as a key: its end and state, as base64url JSON. `None` when
+/// it would not fit in a cookie.
+fn anonymous_key(state: &SessionState, expires_at: DateTime<Utc>) -> Option<SessionKey> {
+    let body = serde_json::json!({ "exp": expires_at.timestamp(), "state": state });
+    let key = format!(
+        "{ANONYMOUS_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(body.to_string())
+    );
+    if key.len() > MAX_ANONYMOUS_KEY {
+        return None;
+    }
+    SessionKey::try_from(key).ok()
+}
+
+fn is_anonymous(key: &SessionKey) -> bool {
+    key.as_ref().starts_with(ANONYMOUS_PREFIX)
+}
+
+/// The state of a live anonymous key; `None` once it ended (or if it is not one: the cookie is
+/// signed, so only Herald wrote it).
+fn read_anonymous(key: &SessionKey, now: DateTime<Utc>) -> Option<SessionState> {
+    #[derive(serde::Deserialize)]
+    struct Anonymous {
+        exp: i64,
+        state: SessionState,
+    }
+    let encoded = key.as_ref().strip_prefix(ANONYMOUS_PREFIX)?;
+    let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    let anonymous: Anonymous = serde_json::from_slice(&bytes).ok()?;
+    // Never a signed-in state, whatever the key says.
+    let signed_in = state_keys::SIGNED_IN
+        .iter()
+        .any(|name| anonymous.state.contains_key(*name));
+    (anonymous.exp > now.timestamp() && !signed_in).then_some(anonymous.state)
 }
 
 fn hash_key(key: &SessionKey) -> Vec<u8> {
@@ -243,6 +304,31 @@ mod tests {
         assert_eq!(first.as_ref().len(), 43);
         assert_eq!(hash_key(&first), first_hash);
         assert!(!first_hash.is_empty() && first_hash != first.as_ref().as_bytes());
+    }
+
+    #[test]
+    fn an_anonymous_state_lives_in_its_key_until_its_end() {
+        let now = Utc::now();
+        let state: SessionState = [("csrf".to_owned(), "\"tok\"".to_owned())]
+            .into_iter()
+            .collect();
+        let key = anonymous_key(&state, now + chrono::Duration::hours(1)).unwrap();
+        assert!(is_anonymous(&key));
+        assert_eq!(read_anonymous(&key, now), Some(state.clone()));
+        assert_eq!(read_anonymous(&key, now + chrono::Duration::hours(2)), None);
+        // A row's key is never read as one, and a state too large for a cookie gets a row.
+        let (row_key, _) = new_key();
+        assert!(!is_anonymous(&row_key));
+        let big: SessionState = [("flash".to_owned(), "x".repeat(4000))]
+            .into_iter()
+            .collect();
+        assert!(anonymous_key(&big, now).is_none());
+        // A signed-in state is never taken from a key.
+        let signed_in: SessionState = [(state_keys::USER_ID.to_owned(), "1".to_owned())]
+            .into_iter()
+            .collect();
+        let forged = anonymous_key(&signed_in, now + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(read_anonymous(&forged, now), None);
     }
 
     #[test]

@@ -35,28 +35,52 @@ pub enum Verdict {
     Refused { retry_after: Duration },
 }
 
-/// Who is trying to sign in: the username as typed (normalised) and the client address.
+/// The username as the throttle keys it: trimmed, lower-case, at most 65 characters.
+pub fn normalise_username(typed: &str) -> String {
+    typed
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(MAX_USERNAME_KEY_CHARS)
+        .collect()
+}
+
+/// Who is trying to sign in: the username as typed (normalised) and the client address, and
+/// whether the browser signed in as that user before (`auth::known_client`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
     username: String,
     client_address: String,
+    known_client: bool,
 }
 
 impl Attempt {
     pub fn new(typed_username: &str, client_address: std::net::IpAddr) -> Self {
         Self {
-            username: typed_username
-                .trim()
-                .to_lowercase()
-                .chars()
-                .take(MAX_USERNAME_KEY_CHARS)
-                .collect(),
+            username: normalise_username(typed_username),
             client_address: client_address.to_string(),
+            known_client: false,
         }
     }
 
+    /// A browser that signed in as this user before: the per-username ceiling does not apply
+    /// to it (it is neither held back by it nor counted in it), so guesses from elsewhere can
+    /// slow the username for strangers but never keep its owner out.
+    pub fn from_known_client(mut self) -> Self {
+        self.known_client = true;
+        self
+    }
+
     /// The keys in the order every attempt locks them, so two attempts never deadlock.
-    pub fn keys(&self) -> [Key; 3] {
+    pub fn keys(&self) -> Vec<Key> {
+        let mut keys = self.all_keys().to_vec();
+        if self.known_client {
+            keys.retain(|key| key.scope != Scope::Username);
+        }
+        keys
+    }
+
+    fn all_keys(&self) -> [Key; 3] {
         [
             Key {
                 scope: Scope::Pair,
@@ -123,11 +147,14 @@ pub fn succeeded(
     limits: &LoginThrottle,
     attempt: &Attempt,
 ) -> QueryResult<()> {
-    let [pair, username, address] = attempt.keys();
     conn.transaction(|conn| {
-        login_throttle::delete(conn, &pair)?;
-        login_throttle::take_back_one(conn, &username)?;
-        login_throttle::take_back_one(conn, &address)
+        for key in attempt.keys() {
+            match key.scope {
+                Scope::Pair => login_throttle::delete(conn, &key)?,
+                Scope::Username | Scope::Address => login_throttle::take_back_one(conn, &key)?,
+            }
+        }
+        Ok::<_, diesel::result::Error>(())
     })?;
     let forgotten_before =
         Utc::now() - chrono::Duration::from_std(limits.window).unwrap_or(chrono::Duration::MAX);
@@ -320,7 +347,7 @@ mod tests {
     fn attempts_are_keyed_by_the_normalised_username_and_the_address() {
         let address = "203.0.113.7".parse().unwrap();
         let attempt = Attempt::new("  Alice ", address);
-        let [pair, username, by_address] = attempt.keys();
+        let [pair, username, by_address]: [Key; 3] = attempt.keys().try_into().unwrap();
         assert_eq!(
             (pair.username.as_str(), pair.client_address.as_str()),
             ("alice", "203.0.113.7")
@@ -335,6 +362,11 @@ mod tests {
                 by_address.client_address.as_str()
             ),
             ("", "203.0.113.7")
+        );
+        let known = Attempt::new("alice", address).from_known_client().keys();
+        assert_eq!(
+            known.iter().map(|key| key.scope).collect::<Vec<_>>(),
+            [Scope::Pair, Scope::Address]
         );
         let long = Attempt::new(&"x".repeat(10_000), address);
         assert_eq!(

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -15,6 +16,7 @@ use super::client_address::ClientAddress;
 use super::page::{PageContext, render_with, see_other};
 use super::state::AppState;
 use crate::auth::guard::safe_next;
+use crate::auth::known_client;
 use crate::auth::password::verify_password;
 use crate::auth::session::{FlashLevel, SignInClient, TypedSession};
 use crate::auth::throttle::{self, Verdict};
@@ -117,7 +119,14 @@ pub async fn submit(
             },
         );
     }
-    let attempt = throttle::Attempt::new(&username, client.ip());
+    let mut attempt = throttle::Attempt::new(&username, client.ip());
+    let now = chrono::Utc::now();
+    if req
+        .cookie(known_client::COOKIE)
+        .is_some_and(|mark| state.known_clients.verify(mark.value(), &username, now))
+    {
+        attempt = attempt.from_known_client();
+    }
     let typed_username = username.clone();
     let limits = state.settings.login_throttle;
     let pool = state.pool.clone();
@@ -177,7 +186,25 @@ pub async fn submit(
                     AppError::Unexpected(anyhow::anyhow!("could not start the session: {err}"))
                 })?;
             tracing::info!(user_id, "signed in");
-            return Ok(see_other(&next));
+            let mut response = see_other(&next);
+            let mark = Cookie::build(
+                known_client::COOKIE,
+                state.known_clients.issue(&username, now),
+            )
+            .path("/login")
+            .http_only(true)
+            .secure(state.settings.cookie_secure)
+            .same_site(SameSite::Strict)
+            .max_age(actix_web::cookie::time::Duration::seconds(
+                known_client::LIFETIME.num_seconds(),
+            ))
+            .finish();
+            response.add_cookie(&mark).map_err(|err| {
+                AppError::Unexpected(anyhow::anyhow!(
+                    "could not set the known-client mark: {err}"
+                ))
+            })?;
+            return Ok(response);
         }
         Outcome::Wrong => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned(), None),
         Outcome::Throttled { retry_after } => {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub ingest_caches: crate::ingest::Caches,
     /// Requests per token on the management API.
     pub api_rate_limit: crate::web::api::rate_limit::ApiRateLimit,
+    /// Marks browsers that signed in before (exempt from the per-username sign-in ceiling).
+    pub known_clients: crate::auth::known_client::KnownClients,
 }
 
 impl AppState {

@@ -356,32 +356,66 @@ async fn a_role_change_ends_the_users_sessions() {
     assert_eq!(live_sessions_of(&app, target.id).await, 0);
 }
 
+async fn session_rows(app: &TestApp) -> i64 {
+    app.with_conn(|conn| {
+        herald::db::schema::sessions::table
+            .count()
+            .get_result::<i64>(conn)
+            .unwrap()
+    })
+    .await
+}
+
 #[tokio::test]
-async fn the_sign_in_form_session_is_short_lived_and_has_no_user() {
+async fn anonymous_visitors_never_write_a_session_row() {
     let app = spawn_app().await;
-    let page = app.get("/login").await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let (users, lifetime_minutes) = app
-        .with_conn(|conn| {
-            #[derive(QueryableByName)]
-            struct Row {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                with_user: i64,
-                #[diesel(sql_type = diesel::sql_types::Double)]
-                minutes: f64,
-            }
-            let row: Row = diesel::sql_query(
-                "SELECT count(user_id) AS with_user, \
-                 max(extract(epoch FROM expires_at - created_at))::float8 / 60 AS minutes \
-                 FROM sessions",
-            )
-            .get_result(conn)
+    app.add_user("ines", Role::Viewer).await;
+    // A flood of fresh visitors to the sign-in form (each gets a CSRF token) and of forged
+    // POSTs: not one row, so anonymous clients cannot fill the table.
+    let anonymous = replaying_client();
+    let mut cookie = String::new();
+    for _ in 0..30 {
+        let page = anonymous
+            .get(format!("{}/login", app.address))
+            .send()
+            .await
             .unwrap();
-            (row.with_user, row.minutes)
+        assert_eq!(page.status(), StatusCode::OK);
+        cookie = session_cookie(&page);
+    }
+    let refused = anonymous
+        .post(format!("{}/login", app.address))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf_token", "forged"),
+            ("username", "ines"),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(session_rows(&app).await, 0);
+
+    // The form still works: its token travels in the signed cookie, and signing in makes
+    // the one row, with the user.
+    let signed_in = app.login("ines", PASSWORD).await;
+    assert_redirects_to(&signed_in, "/");
+    assert_eq!(session_rows(&app).await, 1);
+    let users = app
+        .with_conn(|conn| {
+            herald::db::schema::sessions::table
+                .filter(herald::db::schema::sessions::user_id.is_not_null())
+                .count()
+                .get_result::<i64>(conn)
+                .unwrap()
         })
         .await;
-    assert_eq!(users, 0);
-    assert_eq!(lifetime_minutes.round() as i64, 60);
+    assert_eq!(users, 1);
+    // Signing out leaves an anonymous cookie at most, never a row.
+    assert_redirects_to(&app.logout().await, "/login?signed_out=1");
+    assert_eq!(app.get("/login").await.status(), StatusCode::OK);
+    assert_eq!(session_rows(&app).await, 0);
 }
 
 #[tokio::test]

@@ -167,3 +167,59 @@ async fn a_username_tried_from_many_addresses_is_slowed_not_locked_out() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn guesses_from_many_addresses_cannot_keep_a_browser_that_signed_in_before_out() {
+    let app = spawn_app_with(|s| {
+        s.login_throttle.username_ceiling = 3;
+        s.login_throttle.username_interval = Duration::from_secs(600);
+    })
+    .await;
+    app.add_user("alice", Role::Viewer).await;
+    // Alice signed in from her laptop before: it carries the known-client mark.
+    let laptop = app.browser_from("127.0.0.5", &[]);
+    let first = laptop.login("alice", PASSWORD).await;
+    assert_redirects_to(&first, "/");
+    let mark = first
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("herald_known="))
+        .expect("no known-client mark")
+        .to_owned();
+    assert!(
+        mark.contains("HttpOnly") && mark.contains("Path=/login"),
+        "{mark}"
+    );
+    // Guesses from many addresses take the username past its ceiling: any newcomer, even at
+    // the laptop's own address, now waits the (long) interval…
+    for source in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        let guess = app
+            .browser_from(source, &[])
+            .login("alice", "wrong-password-xx")
+            .await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    for source in ["127.0.0.6", "127.0.0.5"] {
+        let stranger = app.browser_from(source, &[]).login("alice", PASSWORD).await;
+        assert_eq!(stranger.status(), StatusCode::TOO_MANY_REQUESTS, "{source}");
+    }
+    // …but the laptop gets in at once, and its own mistakes count only against its pair.
+    assert_eq!(
+        laptop.login("alice", "wrong-password-yy").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_redirects_to(&laptop.login("alice", PASSWORD).await, "/");
+    // The mark is for alice only.
+    app.add_user("bob", Role::Viewer).await;
+    for source in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        app.browser_from(source, &[])
+            .login("bob", "wrong-password-xx")
+            .await;
+    }
+    assert_eq!(
+        laptop.login("bob", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
