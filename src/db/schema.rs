@@ -127,6 +127,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    test_sends (id) {
+        id -> Uuid,
+        webhook_id -> Int8,
+        event_type -> Text,
+        requested_by -> Text,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+        request_headers -> Jsonb,
+        request_body -> Text,
+        response_status -> Nullable<Int4>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Text>,
+        error_kind -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        delivered -> Bool,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -228,6 +247,7 @@ diesel::joinable!(webhook_events -> webhooks (webhook_id));
 diesel::joinable!(webhook_headers -> webhooks (webhook_id));
 diesel::joinable!(webhook_flow -> webhooks (webhook_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(test_sends -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
@@ -239,6 +259,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     login_throttle,
     sessions,
+    test_sends,
     users,
     webhook_config_version,
     webhook_events,

@@ -1,116 +1,110 @@
-//! "Send test event": a `webhook.ping` delivered at once, outside the queue, to show an
-//! administrator what the receiver answers (Skilljar's PING, Adobe's test). It is stored and
-//! recorded like any delivery, but never retried and never disables the webhook.
+//! "Send test event": an event of the administrator's choosing (a `webhook.ping` by default,
+//! or any catalog type with its example payload or an edited one), sent at once, outside the
+//! queue, signed and authenticated like a delivery, to show what the receiver answers
+//! (Skilljar's PING, Adobe's test). A test is not a delivery: its result is kept in
+//! `test_sends`, so it is never retried, never a dead letter, never part of the webhook's
+//! health, charts or failure streak, and never disables the webhook.
 
 use chrono::Utc;
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Outbound;
 use super::outcome::{self, DeadReason, Decision};
 use super::payload::{self, Content, OutgoingEvent};
-use super::recorder::{self, Completed};
 use super::sender::{self, Exchange};
 use super::target::{Target, TargetError};
 use crate::domain::secret_box::SecretBox;
-use crate::model::delivery::{self, NewDelivery, STATUS_DELIVERING};
-use crate::model::event::{self, NewEvent};
+use crate::model::test_send::{self, TestSend};
 
 pub const PING_EVENT: &str = "webhook.ping";
 
-/// What the page shows after a test.
+/// What to send: an event type and its `data`.
+#[derive(Debug, Clone)]
+pub struct TestEvent {
+    pub event_type: String,
+    pub data: Value,
+}
+
+impl TestEvent {
+    /// The default test: a `webhook.ping` saying who sent it.
+    pub fn ping(webhook_id: i64, requested_by: &str) -> Self {
+        Self {
+            event_type: PING_EVENT.into(),
+            data: json!({
+                "webhook_id": webhook_id,
+                "message": format!("Test event sent from Herald by {requested_by}."),
+            }),
+        }
+    }
+}
+
+/// What the page and the API show after a test.
 #[derive(Debug, Clone)]
 pub struct PingResult {
-    pub delivery_id: Uuid,
+    pub test_id: Uuid,
+    pub event_type: String,
     pub exchange: Exchange,
     pub delivered: bool,
 }
 
-/// A stored test delivery, leased to this ping, with the target to send it to.
+/// A test ready to go, with the target to send it to. Nothing is stored before it is sent.
 pub struct PreparedPing {
-    lease: String,
-    delivery_id: Uuid,
+    test_id: Uuid,
+    event_type: String,
+    requested_by: String,
     target: Target,
-    content: Content,
+    body: Vec<u8>,
 }
 
-/// Stores the ping event and its delivery (blocking). `None` when the webhook is gone.
+/// Loads the webhook's target and builds the body (blocking). `None` when the webhook is gone.
 pub fn prepare(
     conn: &mut PgConnection,
     webhook_id: i64,
     requested_by: &str,
+    test: TestEvent,
     secrets: &SecretBox,
 ) -> Result<Option<PreparedPing>, TargetError> {
     let Some(target) = Target::load(conn, webhook_id, secrets)? else {
         return Ok(None);
     };
-    let lease = format!("ping:{}", Uuid::now_v7());
-    let now = Utc::now();
-    let data = json!({
-        "webhook_id": webhook_id,
-        "message": format!("Test event sent from Herald by {requested_by}."),
-    });
-    let new_event = NewEvent {
-        id: Uuid::now_v7(),
-        event_type: PING_EVENT.into(),
-        occurred_at: now,
-        payload: data.clone(),
-        idempotency_key: None,
-        source: format!("test button ({requested_by})"),
-    };
-    let delivery_id = Uuid::now_v7();
-    conn.transaction(|conn| {
-        event::insert_new(conn, std::slice::from_ref(&new_event))?;
-        delivery::insert_many(
-            conn,
-            &[NewDelivery {
-                id: delivery_id,
-                webhook_id,
-                event_id: Some(new_event.id),
-                event_type: PING_EVENT.into(),
-                status: STATUS_DELIVERING,
-                batch_open: false,
-                event_count: 1,
-                next_attempt_at: now,
-                lease_until: Some(now + chrono::Duration::seconds(120)),
-                leased_by: Some(lease.clone()),
-            }],
-        )
-    })?;
+    let test_id = Uuid::now_v7();
     let event = OutgoingEvent {
-        id: new_event.id,
-        event_type: PING_EVENT.into(),
-        occurred_at: now,
-        payload: data.to_string(),
+        id: Uuid::now_v7(),
+        event_type: test.event_type.clone(),
+        occurred_at: Utc::now(),
+        payload: test.data.to_string(),
     };
     let content = if target.batched {
         Content::Batch(vec![event])
     } else {
         Content::Single(event)
     };
+    let body = payload::body(test_id, target.webhook_id, 1, &content);
     Ok(Some(PreparedPing {
-        lease,
-        delivery_id,
+        test_id,
+        event_type: test.event_type,
+        requested_by: requested_by.to_owned(),
         target,
-        content,
+        body,
     }))
 }
 
-/// Sends the prepared ping (async; no connection held).
+/// Sends the prepared test (async; no connection held).
 pub async fn send(outbound: &Outbound, ping: &PreparedPing) -> Exchange {
-    let body = payload::body(ping.delivery_id, ping.target.webhook_id, 1, &ping.content);
     sender::send(
         &outbound.client,
         &outbound.policy,
         &ping.target,
-        ping.delivery_id,
-        body,
+        ping.test_id,
+        ping.body.clone(),
     )
     .await
 }
 
-/// Records the attempt (blocking): delivered, or dead as a failed test.
+/// Keeps the result in `test_sends` (blocking), with the request headers masked as in the
+/// attempt history.
 pub fn finish(
     conn: &mut PgConnection,
     ping: PreparedPing,
@@ -128,32 +122,37 @@ pub fn finish(
             disable: None,
         }
     };
-    let (change, history) = outcome::record(
-        ping.delivery_id,
+    // The attempt record carries the masked request headers and the response excerpt.
+    let (_, attempt) = outcome::record(
+        ping.test_id,
         ping.target.webhook_id,
         1,
         &exchange,
         &decision,
     );
-    let no_flow = std::collections::HashSet::new();
-    recorder::write(
+    let attempt_type = ping.event_type.clone();
+    test_send::insert(
         conn,
-        &ping.lease,
-        &[Completed {
+        &TestSend {
+            id: ping.test_id,
             webhook_id: ping.target.webhook_id,
-            change,
-            attempt: Some(history),
-            disable: None,
-            // A test says nothing the breaker should act on.
-            flow: None,
-        }],
-        &recorder::FlowRules {
-            breaker: Default::default(),
-            known_clean: &no_flow,
+            event_type: ping.event_type,
+            requested_by: ping.requested_by,
+            started_at: attempt.started_at,
+            duration_ms: attempt.duration_ms,
+            request_headers: attempt.request_headers,
+            request_body: String::from_utf8_lossy(&ping.body).into_owned(),
+            response_status: attempt.response_status,
+            response_headers: attempt.response_headers,
+            response_body: attempt.response_body,
+            error_kind: attempt.error_kind,
+            error_message: attempt.error_message,
+            delivered,
         },
     )?;
     Ok(PingResult {
-        delivery_id: ping.delivery_id,
+        test_id: ping.test_id,
+        event_type: attempt_type,
         exchange,
         delivered,
     })

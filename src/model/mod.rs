@@ -13,6 +13,7 @@ pub mod event_type;
 pub mod health;
 pub mod login_throttle;
 pub mod session;
+pub mod test_send;
 pub mod user;
 pub mod webhook;
 pub mod webhook_flow;

@@ -13,3 +13,4 @@ pub mod retry;
 pub mod service;
 pub mod signing;
 pub mod snippets;
+pub mod test_event;

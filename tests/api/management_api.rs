@@ -374,6 +374,35 @@ async fn a_ping_reports_what_the_receiver_answered() {
         receiver.wait_for(1).await[0].json()["event"],
         "webhook.ping"
     );
+    assert!(result["test_id"].is_string());
+    // Any catalog type with its own data; a bad one is a 422 naming the field.
+    let (status, result) = api
+        .post(
+            &format!("/api/v1/webhooks/{}/ping", created["id"]),
+            json!({ "event_type": "course.completed", "data": { "course": { "id": 9 } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["event_type"], "course.completed");
+    let sent = receiver.wait_for(2).await[1].json();
+    assert_eq!(sent["event"], "course.completed");
+    assert_eq!(sent["body"]["course"]["id"], 9);
+    let (status, result) = api
+        .post(
+            &format!("/api/v1/webhooks/{}/ping", created["id"]),
+            json!({ "event_type": "nope", "data": [1] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        result["errors"]["event_type"].is_array() && result["errors"]["data"].is_array(),
+        "{result}"
+    );
+    // Tests are not deliveries.
+    let (_, deliveries) = api
+        .get(&format!("/api/v1/deliveries?webhook={}", created["id"]))
+        .await;
+    assert_eq!(deliveries["count"], 0, "{deliveries}");
 }
 
 #[tokio::test]

@@ -278,10 +278,24 @@ pub struct RotatedSecret {
     previous_secret_valid_until: chrono::DateTime<chrono::Utc>,
 }
 
-/// What the receiver answered a test ping.
+/// The test event to send; without a body, a `webhook.ping`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TestEventRequest {
+    /// A type from the event catalog (default `webhook.ping`).
+    #[serde(default)]
+    event_type: String,
+    /// The event's `data`, a JSON object (default: the ping's message, or `{}`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    data: Option<serde_json::Value>,
+}
+
+/// What the receiver answered a test event. Tests are kept apart from deliveries.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PingResult {
-    delivery_id: uuid::Uuid,
+    /// The test's id (also its `webhook-id` header); it is not a delivery.
+    test_id: uuid::Uuid,
+    event_type: String,
     delivered: bool,
     response_status: Option<u16>,
     duration_ms: u64,
@@ -462,6 +476,53 @@ pub async fn disable(
     toggle(state, request, id.into_inner(), false, Some(payload)).await
 }
 
+/// The optional `{"event_type": …, "data": …}` of a test, checked as the console's form is.
+async fn test_event_of(
+    state: &AppState,
+    webhook_id: i64,
+    requested_by: &str,
+    payload: web::Payload,
+) -> Result<ping::TestEvent, ApiError> {
+    let body = super::body::read(payload, MAX_BODY_BYTES).await?;
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        TestEventRequest {
+            event_type: String::new(),
+            data: None,
+        }
+    } else {
+        serde_json::from_slice::<TestEventRequest>(&body).map_err(|err| {
+            ApiError::Unprocessable {
+                message: "Send {\"event_type\": \"…\", \"data\": {…}} or nothing.".into(),
+                errors: [("body".to_owned(), vec![err.to_string()])].into(),
+            }
+        })?
+    };
+    let known = state.run(event_type::names).await?;
+    let data = request
+        .data
+        .map(|data| data.to_string())
+        .unwrap_or_default();
+    crate::webhooks::test_event::parse(&request.event_type, &data, &known, || {
+        ping::TestEvent::ping(webhook_id, requested_by)
+    })
+    .map_err(|errors| {
+        let mut by_field = std::collections::BTreeMap::new();
+        if let Some(message) = errors.event_type {
+            by_field.insert("event_type".to_owned(), vec![message]);
+        }
+        if let Some(message) = errors.payload {
+            by_field.insert(
+                "data".to_owned(),
+                vec![message.replace("The payload", "data")],
+            );
+        }
+        ApiError::Unprocessable {
+            message: "The test event is not valid.".into(),
+            errors: by_field,
+        }
+    })
+}
+
 /// The optional `{"reason": "…"}` of a disable: one line, at most 500 characters kept.
 async fn disable_reason(payload: web::Payload) -> Result<Option<String>, ApiError> {
     let body = super::body::read(payload, MAX_BODY_BYTES).await?;
@@ -538,19 +599,23 @@ pub async fn rotate_secret(
 
 /// Send a test event
 ///
-/// Sends a `webhook.ping` now and returns the receiver's answer; never retried. Scope: `manage`.
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/ping", tag = "webhooks", params(("id" = i64, Path)), responses((status = 200, body = PingResult), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
+/// Sends a test event now — a `webhook.ping`, or `{"event_type": "course.completed", "data":
+/// {…}}` — and returns the receiver's answer. A test is not a delivery: never retried, never a
+/// dead letter, not counted in health. Scope: `manage`.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/ping", tag = "webhooks", params(("id" = i64, Path)), request_body(content = Option<TestEventRequest>), responses((status = 422, description = "Invalid input, messages by field", body = ErrorBody), (status = 200, body = PingResult), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Conflict (name taken, signing off)", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Over the token's rate; see Retry-After", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn send_ping(
     state: web::Data<AppState>,
     request: HttpRequest,
     id: web::Path<i64>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer::management(&state, &request, Scope::Manage).await?;
     let id = id.into_inner();
     let secrets = state.secrets.clone();
     let requested_by = format!("api token {}", token.name);
+    let test = test_event_of(&state, id, &requested_by, payload).await?;
     let prepared = state
-        .attempt(move |conn| ping::prepare(conn, id, &requested_by, &secrets))
+        .attempt(move |conn| ping::prepare(conn, id, &requested_by, test, &secrets))
         .await?
         .map_err(|err| match err {
             crate::delivery::target::TargetError::Database(err) => ApiError::from(err),
@@ -561,6 +626,7 @@ pub async fn send_ping(
     let result = state
         .run(move |conn| ping::finish(conn, prepared, exchange))
         .await?;
+    let event_type = result.event_type.clone();
     let (status, body, error_kind, error_message) = match &result.exchange.result {
         Ok(answer) => (
             Some(answer.status),
@@ -576,7 +642,8 @@ pub async fn send_ping(
         ),
     };
     Ok(HttpResponse::Ok().json(PingResult {
-        delivery_id: result.delivery_id,
+        test_id: result.test_id,
+        event_type,
         delivered: result.delivered,
         response_status: status,
         duration_ms: result.exchange.duration.as_millis() as u64,

@@ -1,25 +1,63 @@
-//! "Send test event" on the webhook page: a `webhook.ping` sent at once; the page then shows
-//! what the receiver answered (status, duration, response excerpt or error).
+//! "Send test event" on the webhook page: the chosen event type and payload, sent at once;
+//! the page then shows what the receiver answered (status, duration, headers, body or error)
+//! and keeps it in the webhook's list of tests. A refused form comes back with what was typed.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
+use super::detail::{self, TestForm};
 use crate::auth::current_user::CurrentUser;
-use crate::delivery::ping;
+use crate::delivery::ping::{self, TestEvent};
 use crate::delivery::target::TargetError;
 use crate::error::AppError;
-use crate::web::page::see_other;
+use crate::model::event_type;
+use crate::web::input::Form;
+use crate::web::page::{PageContext, see_other};
 use crate::web::state::AppState;
+use crate::webhooks::test_event;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TestEventForm {
+    event_type: String,
+    payload: String,
+}
 
 pub async fn send(
     state: web::Data<AppState>,
+    ctx: PageContext,
     me: CurrentUser,
     id: web::Path<i64>,
+    form: Form<TestEventForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let secrets = state.secrets.clone();
+    let form = form.into_inner();
+    let known = state.run(event_type::names).await?;
     let requested_by = me.username.clone();
+    let test = match test_event::parse(&form.event_type, &form.payload, &known, || {
+        TestEvent::ping(id, &requested_by)
+    }) {
+        Ok(test) => test,
+        Err(errors) => {
+            return detail::page(
+                &state,
+                ctx,
+                id,
+                None,
+                TestForm::Typed {
+                    event_type: form.event_type,
+                    payload: form.payload,
+                    errors,
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let secrets = state.secrets.clone();
     let prepared = state
-        .attempt(move |conn| ping::prepare(conn, id, &requested_by, &secrets))
+        .attempt(move |conn| ping::prepare(conn, id, &requested_by, test, &secrets))
         .await?
         .map_err(|err| match err {
             TargetError::Database(err) => AppError::from(err),
@@ -31,8 +69,10 @@ pub async fn send(
     let result = state
         .run(move |conn| ping::finish(conn, prepared, exchange))
         .await?;
+    // The form keeps the type just sent, with its example loaded again.
     Ok(see_other(&format!(
-        "/webhooks/{id}?test={}#test-result",
-        result.delivery_id
+        "/webhooks/{id}?test={}&test_type={}#test-result",
+        result.test_id,
+        urlencoding::encode(&result.event_type)
     )))
 }
