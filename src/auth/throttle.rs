@@ -45,6 +45,22 @@ pub fn normalise_username(typed: &str) -> String {
         .collect()
 }
 
+/// The address an attempt is counted under: an IPv4 address as it is, an IPv6 address by its
+/// /64 network — one subscriber usually holds a whole /64, so counting single IPv6 addresses
+/// would let one client try from billions. IPv4-mapped IPv6 addresses count as their IPv4.
+pub fn address_key(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+    }
+}
+
 /// Who is trying to sign in: the username as typed (normalised) and the client address, and
 /// whether the browser signed in as that user before (`auth::known_client`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +74,7 @@ impl Attempt {
     pub fn new(typed_username: &str, client_address: std::net::IpAddr) -> Self {
         Self {
             username: normalise_username(typed_username),
-            client_address: client_address.to_string(),
+            client_address: address_key(client_address),
             known_client: false,
         }
     }
@@ -341,6 +357,18 @@ mod tests {
         };
         assert_eq!(after.failures, 1);
         assert_eq!(after.window_started_at, at(3600));
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_network() {
+        let one = Attempt::new("alice", "2001:db8:1:2::1".parse().unwrap());
+        let other = Attempt::new("alice", "2001:db8:1:2:ffff::9".parse().unwrap());
+        let elsewhere = Attempt::new("alice", "2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(one.client_address, "2001:db8:1:2::/64");
+        assert_eq!(one, other);
+        assert_ne!(one, elsewhere);
+        let mapped = Attempt::new("alice", "::ffff:192.0.2.1".parse().unwrap());
+        assert_eq!(mapped.client_address, "192.0.2.1");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 pub mod claim;
+pub mod echo_redaction;
 pub mod lease;
 pub mod listener;
 pub mod masking;

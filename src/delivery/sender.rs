@@ -128,6 +128,13 @@ pub async fn send(
         read_answer(response).await
     }
     .await
+    .map(|mut answer| {
+        super::echo_redaction::redact_answer(
+            &mut answer,
+            &super::echo_redaction::secrets_of(target),
+        );
+        answer
+    })
     .map_err(|err| classify(&err));
     Exchange {
         started_at,

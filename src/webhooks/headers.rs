@@ -4,8 +4,9 @@
 
 use super::receiver_auth::SecretInput;
 
-/// Headers Herald owns: a custom header cannot replace them.
-pub const RESERVED: [&str; 12] = [
+/// Headers Herald owns, and hop-by-hop headers that belong to the connection (over HTTP/2 they
+/// make a request fail): a custom header cannot be one of them.
+pub const RESERVED: [&str; 17] = [
     "content-type",
     "content-length",
     "user-agent",
@@ -18,6 +19,11 @@ pub const RESERVED: [&str; 12] = [
     "connection",
     "te",
     "upgrade",
+    "keep-alive",
+    "proxy-connection",
+    "trailer",
+    "expect",
+    "via",
 ];
 pub const MAX_HEADERS: usize = 20;
 pub const MAX_NAME_LEN: usize = 256;
@@ -25,8 +31,18 @@ pub const MAX_NAME_LEN: usize = 256;
 /// Whether `lower` (a lower-case name) is a header a receiver, or a proxy in front of it, may
 /// take as the client's own: cookies, proxy credentials and forwarding information.
 fn refused(lower: &str) -> bool {
-    matches!(lower, "cookie" | "proxy-authorization" | "forwarded")
-        || lower.starts_with("x-forwarded-")
+    matches!(
+        lower,
+        "cookie"
+            | "proxy-authorization"
+            | "forwarded"
+            | "x-real-ip"
+            | "x-client-ip"
+            | "true-client-ip"
+            | "cf-connecting-ip"
+            | "fastly-client-ip"
+            | "x-cluster-client-ip"
+    ) || lower.starts_with("x-forwarded-")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,12 +84,12 @@ pub fn parse_rows(
         let lower = parsed.as_str().to_owned();
         if RESERVED.contains(&lower.as_str()) {
             return Err(format!(
-                "{name} is set by Herald itself and cannot be overridden."
+                "{name} is set by Herald itself (or belongs to the connection) and cannot be overridden."
             ));
         }
         if refused(&lower) {
             return Err(format!(
-                "{name} cannot be a custom header: Herald never sends cookies, proxy credentials or forwarding headers (Cookie, Proxy-Authorization, Forwarded, X-Forwarded-*)."
+                "{name} cannot be a custom header: Herald never sends cookies, proxy credentials or forwarding headers (Cookie, Proxy-Authorization, Forwarded, X-Forwarded-*, X-Real-IP and other client-address headers)."
             ));
         }
         if headers.iter().any(|h| h.name == lower) {
@@ -155,6 +171,10 @@ mod tests {
             "x-forwarded-host",
             "X-FORWARDED-PROTO",
             "X-Forwarded-Anything-Else",
+            "X-Real-IP",
+            "True-Client-IP",
+            "CF-Connecting-IP",
+            "x-client-ip",
         ] {
             let err = parse_rows(&strings(&[name]), &strings(&["x"]), &[]).unwrap_err();
             assert!(err.contains("cannot be a custom header"), "{name}: {err}");
@@ -166,6 +186,21 @@ mod tests {
                 parse_rows(&strings(&[name]), &strings(&["x"]), &[]).is_ok(),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn connection_headers_cannot_be_set() {
+        for name in [
+            "Keep-Alive",
+            "Proxy-Connection",
+            "Trailer",
+            "Expect",
+            "Via",
+            "Upgrade",
+        ] {
+            let err = parse_rows(&strings(&[name]), &strings(&["x"]), &[]).unwrap_err();
+            assert!(err.contains("set by Herald itself"), "{name}: {err}");
         }
     }
 

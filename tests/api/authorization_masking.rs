@@ -9,31 +9,21 @@ use herald::db::MIGRATIONS;
 use herald::delivery::masking::MASK;
 use herald::domain::role::Role;
 use herald::tokens::Scope;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::delivery_helpers::{attempts_of, create_webhook, token};
+use crate::delivery_helpers::{attempts_of, create_webhook, delivery_reaches, emit, token};
 use crate::helpers::{TestDatabase, spawn_app_with};
 use crate::receiver::Receiver;
 
-/// Sends a test ping to webhook `id` over the API; returns the delivery id.
-async fn ping(app: &crate::helpers::TestApp, manage: &str, id: i64) -> uuid::Uuid {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/webhooks/{id}/ping", app.address))
-        .bearer_auth(manage)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    body["delivery_id"].as_str().unwrap().parse().unwrap()
+/// Posts one event (both webhooks are subscribed) and waits for webhook `id`'s delivery.
+async fn delivered_to(app: &crate::helpers::TestApp, id: i64) -> uuid::Uuid {
+    delivery_reaches(app, id, "delivered").await.id
 }
 
 #[tokio::test]
 async fn a_value_without_a_known_scheme_is_stored_and_shown_masked_whole() {
-    let app = spawn_app_with(|s| s.worker.enabled = false).await;
+    let app = spawn_app_with(|_| {}).await;
     let receiver = Receiver::start(vec![]).await;
-    let manage = token(&app, Scope::Manage).await;
     let (opaque, _) = create_webhook(&app, &receiver.url, |i| {
         i.auth_kind = "header".into();
         i.auth_header = "APIKEY123 secret-part".into();
@@ -45,12 +35,15 @@ async fn a_value_without_a_known_scheme_is_stored_and_shown_masked_whole() {
     })
     .await;
 
-    let opaque_delivery = ping(&app, &manage, opaque.id).await;
-    let bearer_delivery = ping(&app, &manage, bearer.id).await;
+    let ingest = token(&app, Scope::Ingest).await;
+    emit(&app, &ingest, json!({ "user": { "id": 1 } })).await;
+    let opaque_delivery = delivered_to(&app, opaque.id).await;
+    let bearer_delivery = delivered_to(&app, bearer.id).await;
     // The receiver gets the values exactly as written.
     let received = receiver.wait_for(2).await;
-    assert_eq!(received[0].header("authorization"), "APIKEY123 secret-part");
-    assert_eq!(received[1].header("authorization"), "bearer tok-456");
+    let mut sent: Vec<&str> = received.iter().map(|r| r.header("authorization")).collect();
+    sent.sort();
+    assert_eq!(sent, ["APIKEY123 secret-part", "bearer tok-456"]);
 
     // As stored with the attempts.
     let stored = attempts_of(&app, opaque_delivery).await;
@@ -174,4 +167,34 @@ fn attempts_stored_before_the_rule_are_masked_by_the_migration() {
         err.contains("delivery_attempts_authorization_masked"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn credentials_a_receiver_echoes_back_are_masked_in_the_history() {
+    let app = spawn_app_with(|_| {}).await;
+    let receiver = Receiver::start(vec![
+        crate::receiver::Reply::status(400)
+            .header("X-Echo-Key", "key-material-456")
+            .body("you sent: Authorization: Token abcdef-secret-123, X-Api-Key: key-material-456"),
+    ])
+    .await;
+    let (hook, _) = create_webhook(&app, &receiver.url, |i| {
+        i.auth_kind = "header".into();
+        i.auth_header = "Token abcdef-secret-123".into();
+        i.header_name = vec!["X-Api-Key".into()];
+        i.header_value = vec!["key-material-456".into()];
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    emit(&app, &ingest, json!({ "user": { "id": 1 } })).await;
+    let dead = delivery_reaches(&app, hook.id, "dead").await;
+    let stored = attempts_of(&app, dead.id).await;
+    let body = stored[0].response_body.clone().unwrap();
+    assert!(
+        !body.contains("abcdef-secret-123") && !body.contains("key-material-456"),
+        "{body}"
+    );
+    assert!(body.contains(MASK), "{body}");
+    let headers = stored[0].response_headers.clone().unwrap().to_string();
+    assert!(!headers.contains("key-material-456"), "{headers}");
 }
