@@ -1,6 +1,8 @@
 //! Every console page at a phone's width (390 px) and a wide screen (1440 px) in headless
-//! Chromium: the document must never be wider than the screen (no sideways page scroll).
-//! Screenshots of each page land in `target/screenshots/widths/`.
+//! Chromium: the document must never be wider than the screen (no sideways page scroll), and
+//! the axe-core accessibility checker (vendored in `tests/vendor/axe.min.js`, MPL-2.0) must find
+//! no serious or critical violation. Screenshots of each page land in
+//! `target/screenshots/widths/`.
 
 use std::path::PathBuf;
 
@@ -91,7 +93,11 @@ async fn every_page_fits(width: u32, height: u32) {
     // The sign-in page, signed out.
     chrome.client.goto(&format!("{base}/login")).await.unwrap();
     let mut too_wide = Vec::new();
+    let mut violations = Vec::new();
     let mut check = async |name: &str| {
+        for found in accessibility_violations(&chrome).await {
+            violations.push(format!("{name} at {width} px: {found}"));
+        }
         let sizes = chrome
             .client
             .execute(
@@ -133,6 +139,42 @@ async fn every_page_fits(width: u32, height: u32) {
         too_wide.is_empty(),
         "pages wider than a {width} px screen: {too_wide:?}"
     );
+    assert!(
+        violations.is_empty(),
+        "serious or critical accessibility violations:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// axe-core's serious and critical violations on the current page, one line each.
+async fn accessibility_violations(chrome: &Chrome) -> Vec<String> {
+    const AXE: &str = include_str!("../vendor/axe.min.js");
+    chrome
+        .client
+        .execute(&format!("{AXE}\nreturn true;"), vec![])
+        .await
+        .expect("axe-core loads in the page");
+    let found = chrome
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then((result) => done(
+               result.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.length} element(s), e.g. ${
+                   v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)));",
+            vec![],
+        )
+        .await
+        .expect("axe-core ran");
+    found
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[tokio::test]
