@@ -62,8 +62,16 @@ async fn furnished_console() -> (TestApp, Vec<String>, Receiver) {
         format!("/webhooks/{}", broken.id),
         format!("/webhooks/{}/edit", healthy.id),
         format!("/webhooks/{}/delete", healthy.id),
+        format!("/webhooks/{}/disable", healthy.id),
+        format!("/webhooks/{}/rotate-secret", healthy.id),
+        format!("/webhooks/{}/secret", healthy.id),
+        format!("/deliveries/{}/discard", dead.id),
+        format!("/dead-letters/replay-selected?ids={}", dead.id),
+        format!("/dead-letters/discard-selected?ids={}", dead.id),
+        "/api-docs".into(),
         "/deliveries".into(),
         format!("/deliveries/{}", dead.id),
+        format!("/deliveries/{}/redeliver", dead.id),
         "/dead-letters".into(),
         "/dead-letters/replay".into(),
         "/events".into(),
@@ -113,8 +121,12 @@ async fn every_page_fits(width: u32, height: u32) {
         // Ids change from run to run; the screenshot names do not.
         let stem = match name.trim_matches('/') {
             "" => "dashboard".to_owned(),
-            path if path.starts_with("deliveries/") => "delivery".to_owned(),
-            path => path.replace('/', "_"),
+            // deliveries/{id} and deliveries/{id}/redeliver: named without the id.
+            path if path.starts_with("deliveries/") => match path.rsplit_once('/') {
+                Some((_, action)) if action.len() < 20 => format!("delivery_{action}"),
+                _ => "delivery".to_owned(),
+            },
+            path => path.split('?').next().unwrap_or(path).replace('/', "_"),
         };
         std::fs::write(screenshot_dir().join(format!("{width}-{stem}.png")), png).unwrap();
         let widest = document.max(screen);
