@@ -122,3 +122,23 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Dead letters: a "select all on this page" box in the table's heading (hidden without script).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("input.select-all").forEach((all) => {
+    const table = all.closest("table");
+    const boxes = () => Array.from(table.querySelectorAll("tbody input[type=checkbox][name=ids]"));
+    if (boxes().length === 0) return;
+    all.hidden = false;
+    const sync = () => {
+      const checked = boxes().filter((b) => b.checked).length;
+      all.checked = checked > 0 && checked === boxes().length;
+      all.indeterminate = checked > 0 && checked < boxes().length;
+    };
+    all.addEventListener("change", () => {
+      boxes().forEach((b) => { b.checked = all.checked; });
+      sync();
+    });
+    boxes().forEach((b) => b.addEventListener("change", sync));
+  });
+});

@@ -294,6 +294,38 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn replay_all_warns_when_the_receiver_still_fails() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::status(400).body("still broken")]).await;
+    let (hook, _) =
+        create_webhook(&app, &receiver.url, |i| i.name = "Student records".into()).await;
+    let token = token(&app, Scope::Ingest).await;
+    emit(&app, &token, json!({})).await;
+    delivery_reaches(&app, hook.id, "dead").await;
+    app.login_as(Role::Manager).await;
+    let html = app.get_html("/dead-letters/replay").await;
+    assert!(
+        html.contains("The receiver still fails for some of them."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<li>Student records: 1 dead letter here; 1 failed attempt in a row</li>"),
+        "{html}"
+    );
+    // Links carry only the filters in use.
+    let list = app
+        .get_html(&format!("/dead-letters?webhook={}", hook.id))
+        .await;
+    assert!(
+        list.contains(&format!(
+            "href=\"/dead-letters/replay?webhook={}\"",
+            hook.id
+        )),
+        "{list}"
+    );
+}
+
+#[tokio::test]
 async fn replay_all_matching_says_how_many_first_and_skips_nothing_it_promised() {
     let app = spawn_app().await;
     let receiver = Receiver::start(vec![]).await;
@@ -308,6 +340,17 @@ async fn replay_all_matching_says_how_many_first_and_skips_nothing_it_promised()
         .await;
     assert!(html.contains("Replay 3 dead letters?"), "{html}");
     assert!(html.contains("<strong>3 dead letters</strong> match"));
+    // It names the filters, and warns only when a receiver still fails (these never ran).
+    assert!(
+        html.contains(&format!("<dt>Webhook</dt><dd>{}</dd>", hook.name)),
+        "{html}"
+    );
+    assert!(!html.contains("The receiver still fails"));
+    let everything = app.get_html("/dead-letters/replay").await;
+    assert!(
+        everything.contains("<strong>Every dead letter</strong> (5 dead letters)"),
+        "{everything}"
+    );
     let response = app
         .post_form("/dead-letters/replay", &[("webhook", &hook.id.to_string())])
         .await;

@@ -690,8 +690,7 @@ async fn the_list_searches_filters_sorts_and_paginates_keeping_the_filters() {
     let searched = app.get_html("/webhooks?q=Hook&sort=-name").await;
     assert!(searched.contains("55 webhooks · page 1 of 2"));
     assert!(
-        searched
-            .contains("href=\"/webhooks?q=Hook&#38;status=&#38;event=&#38;sort=-name&#38;page=2\""),
+        searched.contains("href=\"/webhooks?q=Hook&#38;sort=-name&#38;page=2\""),
         "{searched}"
     );
     let no_match = app.get_html("/webhooks?q=nothing-like-this").await;

@@ -35,6 +35,11 @@ struct ConfirmPage {
     count: i64,
     disabled: i64,
     filters: String,
+    /// The filters in words ("Webhook: HR sync"), empty when every dead letter matches.
+    described_filters: Vec<(&'static str, String)>,
+    /// Webhooks among the matches whose receiver is still failing: name, dead letters of
+    /// theirs that match, failed attempts in a row.
+    still_failing: Vec<(String, i64, i64)>,
 }
 
 impl ConfirmPage {
@@ -58,20 +63,33 @@ pub async fn confirm_replay_all(
     let query = query.into_inner();
     let mut filter = checked_filter(&query)?;
     filter.status = Some("dead".into());
-    let (count, disabled) = state
+    let (count, disabled, still_failing, webhook_name) = state
         .run(move |conn| {
             let ids = delivery_list::ids(conn, &filter)?;
             let disabled = count_of_disabled_webhooks(conn, &ids)?;
-            Ok::<_, diesel::result::Error>((ids.len() as i64, disabled))
+            let still_failing = still_failing_among(conn, &ids)?;
+            let webhook_name = match filter.webhook_id {
+                Some(id) => crate::model::webhook::find(conn, id)?.map(|w| w.name),
+                None => None,
+            };
+            Ok::<_, diesel::result::Error>((
+                ids.len() as i64,
+                disabled,
+                still_failing,
+                webhook_name,
+            ))
         })
         .await?;
     let filters = query.filters_query();
+    let described_filters = describe_filters(&query, webhook_name);
     render(&ConfirmPage {
         ctx: ctx.in_section("dead-letters"),
         query,
         count,
         disabled,
         filters,
+        described_filters,
+        still_failing,
     })
 }
 
@@ -302,6 +320,57 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// How many of these deliveries belong to disabled webhooks.
+/// The filters of a replay-all in words, in the order of the filter form.
+fn describe_filters(
+    query: &DeliveryQuery,
+    webhook_name: Option<String>,
+) -> Vec<(&'static str, String)> {
+    let mut described = Vec::new();
+    if !query.webhook.trim().is_empty() {
+        described.push((
+            "Webhook",
+            webhook_name.unwrap_or_else(|| query.webhook.clone()),
+        ));
+    }
+    for (label, value) in [
+        ("Event type", &query.event_type),
+        ("From (UTC)", &query.from),
+        ("Until (UTC)", &query.to),
+        ("Delivery or event id", &query.q),
+    ] {
+        if !value.trim().is_empty() {
+            described.push((label, value.trim().replace('T', " ")));
+        }
+    }
+    described
+}
+
+/// Enabled webhooks among the deliveries `ids` whose last attempts failed (a replay would
+/// likely fail again): name, how many of `ids` are theirs, failures in a row.
+fn still_failing_among(
+    conn: &mut diesel::PgConnection,
+    ids: &[Uuid],
+) -> diesel::QueryResult<Vec<(String, i64, i64)>> {
+    use crate::db::schema::{deliveries, webhooks};
+    use diesel::prelude::*;
+    let per_webhook: Vec<(i64, String, i64)> = deliveries::table
+        .inner_join(webhooks::table)
+        .filter(deliveries::id.eq_any(ids))
+        .filter(webhooks::enabled.eq(true))
+        .group_by((webhooks::id, webhooks::name))
+        .select((webhooks::id, webhooks::name, diesel::dsl::count_star()))
+        .load(conn)?;
+    let webhook_ids: Vec<i64> = per_webhook.iter().map(|(id, _, _)| *id).collect();
+    let health = crate::model::health::for_webhooks(conn, &webhook_ids)?;
+    Ok(per_webhook
+        .into_iter()
+        .filter_map(|(id, name, matching)| {
+            let failures = health.get(&id).map_or(0, |h| h.consecutive_failures);
+            (failures > 0).then_some((name, matching, failures))
+        })
+        .collect())
+}
+
 fn count_of_disabled_webhooks(
     conn: &mut diesel::PgConnection,
     ids: &[Uuid],

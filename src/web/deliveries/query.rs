@@ -75,8 +75,9 @@ impl DeliveryQuery {
     }
 
     /// The query string of these filters (without the cursor), for links and forms.
+    /// The filters in use as a query string; empty ones are left out, so links stay short.
     pub fn filters_query(&self) -> String {
-        serde_urlencoded::to_string([
+        let pairs: Vec<(&str, &str)> = [
             ("status", self.status.as_str()),
             ("webhook", self.webhook.as_str()),
             ("event_type", self.event_type.as_str()),
@@ -84,8 +85,11 @@ impl DeliveryQuery {
             ("to", self.to.as_str()),
             ("q", self.q.as_str()),
             ("auto", self.auto.as_str()),
-        ])
-        .unwrap_or_default()
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .collect();
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 
     pub fn is_filtered(&self) -> bool {

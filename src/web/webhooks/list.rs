@@ -104,13 +104,21 @@ pub async fn list(
             }
         })
         .collect();
-    let base = format!(
-        "/webhooks?q={}&status={}&event={}&sort={}&",
-        urlencoding::encode(&query.q),
-        urlencoding::encode(&query.status),
-        urlencoding::encode(&query.event),
-        urlencoding::encode(Sort::parse(&query.sort).key()),
-    );
+    // Pagination links carry only the filters in use.
+    let sort = Sort::parse(&query.sort).key();
+    let used: Vec<(&str, &str)> = [
+        ("q", query.q.as_str()),
+        ("status", query.status.as_str()),
+        ("event", query.event.as_str()),
+        ("sort", if query.sort.is_empty() { "" } else { sort }),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.trim().is_empty())
+    .collect();
+    let base = match serde_urlencoded::to_string(used).unwrap_or_default() {
+        filters if filters.is_empty() => "/webhooks?".to_owned(),
+        filters => format!("/webhooks?{filters}&"),
+    };
     render(&ListPage {
         ctx: ctx.in_section("webhooks"),
         rows,
