@@ -68,11 +68,13 @@ pub async fn list(
     let entries = state
         .run(move |conn| audit::list_filtered(conn, &filter, page))
         .await?;
-    let base = format!(
-        "/audit?target_type={}&action={}&actor={}&",
-        urlencoding::encode(&query.target_type),
-        urlencoding::encode(&query.action),
-        urlencoding::encode(&query.actor)
+    let base = crate::web::query_string::page_base(
+        "/audit",
+        &[
+            ("target_type", &query.target_type),
+            ("action", &query.action),
+            ("actor", &query.actor),
+        ],
     );
     render(&AuditPage {
         ctx: ctx.in_section("audit"),

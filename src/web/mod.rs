@@ -18,6 +18,7 @@ pub mod health;
 pub mod input;
 pub mod login;
 pub mod page;
+pub mod query_string;
 pub mod session_rows;
 pub mod shown_once;
 pub mod state;

@@ -5,6 +5,7 @@ mod api_docs;
 mod audit_page;
 mod authorization_masking;
 mod browser;
+mod catalog_search;
 mod charts;
 mod cli;
 mod client_address;

@@ -77,19 +77,15 @@ impl DeliveryQuery {
     /// The query string of these filters (without the cursor), for links and forms.
     /// The filters in use as a query string; empty ones are left out, so links stay short.
     pub fn filters_query(&self) -> String {
-        let pairs: Vec<(&str, &str)> = [
-            ("status", self.status.as_str()),
-            ("webhook", self.webhook.as_str()),
-            ("event_type", self.event_type.as_str()),
-            ("from", self.from.as_str()),
-            ("to", self.to.as_str()),
-            ("q", self.q.as_str()),
-            ("auto", self.auto.as_str()),
-        ]
-        .into_iter()
-        .filter(|(_, value)| !value.trim().is_empty())
-        .collect();
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
+        crate::web::query_string::filters(&[
+            ("status", &self.status),
+            ("webhook", &self.webhook),
+            ("event_type", &self.event_type),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+            ("auto", &self.auto),
+        ])
     }
 
     pub fn is_filtered(&self) -> bool {

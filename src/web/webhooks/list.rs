@@ -105,20 +105,20 @@ pub async fn list(
         })
         .collect();
     // Pagination links carry only the filters in use.
-    let sort = Sort::parse(&query.sort).key();
-    let used: Vec<(&str, &str)> = [
-        ("q", query.q.as_str()),
-        ("status", query.status.as_str()),
-        ("event", query.event.as_str()),
-        ("sort", if query.sort.is_empty() { "" } else { sort }),
-    ]
-    .into_iter()
-    .filter(|(_, value)| !value.trim().is_empty())
-    .collect();
-    let base = match serde_urlencoded::to_string(used).unwrap_or_default() {
-        filters if filters.is_empty() => "/webhooks?".to_owned(),
-        filters => format!("/webhooks?{filters}&"),
+    let sort = if query.sort.is_empty() {
+        ""
+    } else {
+        Sort::parse(&query.sort).key()
     };
+    let base = crate::web::query_string::page_base(
+        "/webhooks",
+        &[
+            ("q", &query.q),
+            ("status", &query.status),
+            ("event", &query.event),
+            ("sort", sort),
+        ],
+    );
     render(&ListPage {
         ctx: ctx.in_section("webhooks"),
         rows,
