@@ -45,6 +45,10 @@ pub fn describe(entry: &AuditEntry) -> Sentence {
                 .map(|until| format!(" (the old one signs until {until})"))
                 .unwrap_or_default(),
         ),
+        "webhook.previous_secret_expired" => (
+            "stopped the previous signing secret of webhook",
+            String::new(),
+        ),
         "webhook.secret_revealed" => ("revealed the signing secret of webhook", String::new()),
         "webhook.circuit_opened" => (
             "opened the circuit breaker of webhook",

@@ -128,6 +128,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_manager, "/webhooks/{id}/reveal-secret", post => webhooks::actions::reveal_secret);
     // Where create (with signing), rotate and reveal redirect: the secret, shown once.
     route!(cfg, require_manager, "/webhooks/{id}/secret", get => webhooks::secret::show);
+    route!(cfg, require_manager, "/webhooks/{id}/expire-previous-secret", get => webhooks::actions::confirm_expire_previous, post => webhooks::actions::expire_previous);
     route!(cfg, require_manager, "/webhooks/{id}/test", post => webhooks::test_ping::send);
     route!(cfg, require_viewer, "/events", get => events::catalog);
     // The management API's reference, rendered from its OpenAPI document.

@@ -447,12 +447,17 @@ pub fn rotate_secret(
         let until =
             Utc::now() + chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::hours(24));
         let sealed = secrets.seal(SEAL_SIGNING_SECRET, secret.expose());
+        // No overlap: the old secret is dropped rather than kept with an end in the past.
+        let keep_previous = !overlap.is_zero();
         let after = webhook::set_secrets(
             conn,
             id,
             &sealed,
-            before.signing_secret_enc.as_deref(),
-            Some(until),
+            before
+                .signing_secret_enc
+                .as_deref()
+                .filter(|_| keep_previous),
+            keep_previous.then_some(until),
         )?;
         audit::record(
             conn,
@@ -464,6 +469,36 @@ pub fn rotate_secret(
             ),
         )?;
         Ok((after, secret, until))
+    })
+}
+
+/// Ends a rotation's overlap now: the previous secret stops signing at once (audited).
+/// `false` when no previous secret was signing.
+pub fn expire_previous_secret(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<bool, WebhookError> {
+    conn.transaction(|conn| {
+        let before = webhook::find_for_update(conn, id)?.ok_or(WebhookError::NotFound)?;
+        let Some(current) = before.signing_secret_enc.as_deref() else {
+            return Ok(false);
+        };
+        if !before.previous_secret_active(Utc::now()) {
+            return Ok(false);
+        }
+        let was_until = before.previous_secret_expires_at;
+        let after = webhook::set_secrets(conn, id, current, None, None)?;
+        audit::record(
+            conn,
+            actor,
+            change(
+                "webhook.previous_secret_expired",
+                &after,
+                json!({ "was_to_sign_until": was_until }),
+            ),
+        )?;
+        Ok(true)
     })
 }
 

@@ -93,7 +93,7 @@ async fn rotating_says_how_long_the_old_secret_keeps_signing() {
 
     let html = app.get_html(&format!("/webhooks/{id}/rotate-secret")).await;
     assert!(
-        html.contains("The old secret keeps signing for 24 hours"),
+        html.contains("The old secret keeps signing for the overlap you choose below</strong> (by default 24 hours"),
         "{html}"
     );
     assert!(
@@ -358,4 +358,95 @@ async fn viewers_get_403_on_every_confirmation_and_shown_once_page() {
         );
     }
     assert!(webhook(&app, id).await.enabled);
+}
+
+#[tokio::test]
+async fn the_overlap_is_chosen_when_rotating_and_the_old_secret_can_be_stopped_early() {
+    let app =
+        spawn_app_with(|s| s.secret_rotation_overlap = std::time::Duration::from_secs(24 * 3600))
+            .await;
+    let (hook, _) = create_webhook(&app, "https://hr.example.com/hooks", |_| {}).await;
+    let id = hook.id;
+    let viewer = app.new_browser();
+    let someone = app.add_user("overlap-viewer", Role::Viewer).await;
+    viewer
+        .login(&someone.username, crate::helpers::PASSWORD)
+        .await;
+    app.login_as(Role::Manager).await;
+
+    let html = app.get_html(&format!("/webhooks/{id}/rotate-secret")).await;
+    assert!(
+        html.contains("<option value=\"0\" >none: the old secret stops at once</option>")
+            || html.contains("<option value=\"0\">none: the old secret stops at once</option>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"24\" selected>24 hours</option>"),
+        "{html}"
+    );
+
+    // One hour of overlap.
+    app.post_form(
+        &format!("/webhooks/{id}/rotate-secret"),
+        &[("overlap_hours", "1")],
+    )
+    .await;
+    let rotated = webhook(&app, id).await;
+    let left = rotated.previous_secret_expires_at.unwrap() - chrono::Utc::now();
+    assert!(
+        left > chrono::Duration::minutes(55) && left <= chrono::Duration::hours(1),
+        "{left}"
+    );
+    // An overlap that is not offered falls back to the default rather than being trusted.
+    app.post_form(
+        &format!("/webhooks/{id}/rotate-secret"),
+        &[("overlap_hours", "100000")],
+    )
+    .await;
+    let left = webhook(&app, id).await.previous_secret_expires_at.unwrap() - chrono::Utc::now();
+    assert!(left > chrono::Duration::hours(23), "{left}");
+
+    // Stopping the old secret early: asked first, viewers refused, then done and audited.
+    let path = format!("/webhooks/{id}/expire-previous-secret");
+    assert_eq!(
+        viewer.get(&path).await.status(),
+        reqwest::StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        viewer.post_form(&path, &[]).await.status(),
+        reqwest::StatusCode::FORBIDDEN
+    );
+    let page = app.get_html(&format!("/webhooks/{id}")).await;
+    assert!(page.contains(&format!("href=\"{path}\"")), "{page}");
+    let confirm = app.get_html(&path).await;
+    assert!(confirm.contains("will reject every request"), "{confirm}");
+    assert!(
+        webhook(&app, id)
+            .await
+            .previous_signing_secret_enc
+            .is_some(),
+        "GET changed nothing"
+    );
+    app.post_form(&path, &[]).await;
+    let stopped = webhook(&app, id).await;
+    assert!(stopped.previous_signing_secret_enc.is_none());
+    assert!(stopped.previous_secret_expires_at.is_none());
+    let audit = app.get_html("/audit").await;
+    assert!(
+        audit.contains("stopped the previous signing secret of webhook"),
+        "{audit}"
+    );
+
+    // No overlap at all.
+    app.post_form(
+        &format!("/webhooks/{id}/rotate-secret"),
+        &[("overlap_hours", "0")],
+    )
+    .await;
+    assert!(
+        webhook(&app, id)
+            .await
+            .previous_signing_secret_enc
+            .is_none()
+    );
 }

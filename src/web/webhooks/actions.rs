@@ -224,6 +224,9 @@ struct RotatePage {
     overlap_ends: String,
     /// A rotation still in its overlap: when that older secret was to stop (it stops at once).
     older_until: Option<String>,
+    /// The overlaps to choose from (hours, label), the configured one first selected.
+    overlap_choices: Vec<(u64, String)>,
+    default_overlap_hours: u64,
 }
 
 /// "Rotate secret": first a page that says how long the old secret keeps signing.
@@ -259,7 +262,40 @@ pub async fn confirm_rotate(
         overlap: overlap_text(overlap),
         overlap_ends: ends.format("%Y-%m-%d %H:%M UTC").to_string(),
         older_until,
+        overlap_choices: overlap_choices(overlap),
+        default_overlap_hours: overlap.as_secs() / 3600,
     })
+}
+
+/// Overlaps offered when rotating, in hours: none, an hour, a day, three days, a week, and the
+/// configured default.
+fn overlap_choices(default: std::time::Duration) -> Vec<(u64, String)> {
+    let mut hours: Vec<u64> = vec![0, 1, 24, 72, 168, default.as_secs() / 3600];
+    hours.sort_unstable();
+    hours.dedup();
+    hours
+        .into_iter()
+        .map(|h| {
+            let label = match h {
+                0 => "none: the old secret stops at once".to_owned(),
+                h => overlap_text(std::time::Duration::from_secs(h * 3600)),
+            };
+            (h, label)
+        })
+        .collect()
+}
+
+/// The overlap chosen on the rotate page: one of [`overlap_choices`], else the default.
+fn chosen_overlap(raw: Option<&str>, default: std::time::Duration) -> std::time::Duration {
+    raw.and_then(|r| r.trim().parse::<u64>().ok())
+        .filter(|h| overlap_choices(default).iter().any(|(c, _)| c == h))
+        .map_or(default, |h| std::time::Duration::from_secs(h * 3600))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct RotateForm {
+    overlap_hours: Option<String>,
 }
 
 /// "24 hours", "1 hour", "90 minutes".
@@ -278,11 +314,15 @@ pub async fn rotate_secret(
     me: CurrentUser,
     session: TypedSession,
     id: web::Path<i64>,
+    form: crate::web::input::Form<RotateForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let actor = me.actor();
     let secrets = state.secrets.clone();
-    let overlap = state.settings.secret_rotation_overlap;
+    let overlap = chosen_overlap(
+        form.into_inner().overlap_hours.as_deref(),
+        state.settings.secret_rotation_overlap,
+    );
     let (_, secret, until) = match state
         .attempt(move |conn| service::rotate_secret(conn, &actor, id, overlap, &secrets))
         .await?
@@ -307,6 +347,67 @@ pub async fn rotate_secret(
         secret.expose(),
     );
     Ok(see_other(&format!("/webhooks/{id}/secret")))
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/expire_previous.html")]
+struct ExpirePreviousPage {
+    ctx: PageContext,
+    webhook: Webhook,
+    until: String,
+}
+
+/// "Stop the old secret now", asked first: the receiver must already check the new one.
+pub async fn confirm_expire_previous(
+    state: web::Data<AppState>,
+    ctx: PageContext,
+    session: TypedSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let found = state
+        .run(move |conn| webhook::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let until = found
+        .previous_secret_active(chrono::Utc::now())
+        .then_some(found.previous_secret_expires_at)
+        .flatten();
+    let Some(until) = until else {
+        session.flash(FlashLevel::Info, "No previous secret is signing any more.");
+        return Ok(see_other(&format!("/webhooks/{id}")));
+    };
+    render(&ExpirePreviousPage {
+        ctx: ctx.in_section("webhooks"),
+        webhook: found,
+        until: until.format("%Y-%m-%d %H:%M UTC").to_string(),
+    })
+}
+
+pub async fn expire_previous(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: TypedSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = me.actor();
+    let expired = state
+        .attempt(move |conn| service::expire_previous_secret(conn, &actor, id))
+        .await??;
+    session.flash(
+        if expired {
+            FlashLevel::Success
+        } else {
+            FlashLevel::Info
+        },
+        if expired {
+            "The previous secret has stopped signing: requests carry only the current one."
+        } else {
+            "No previous secret was signing."
+        },
+    );
+    Ok(see_other(&format!("/webhooks/{id}")))
 }
 
 pub async fn reveal_secret(
