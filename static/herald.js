@@ -142,3 +142,24 @@ document.addEventListener("DOMContentLoaded", () => {
     boxes().forEach((b) => b.addEventListener("change", sync));
   });
 });
+
+// Small Copy buttons beside ids and bodies: `data-copy-text` copies its own value,
+// `data-copy-of` the text of the element with that id. Hidden where the clipboard is not
+// available (the text stays selectable).
+document.addEventListener("DOMContentLoaded", () => {
+  if (!(navigator.clipboard && window.isSecureContext)) return;
+  document.querySelectorAll("[data-copy-text], [data-copy-of]").forEach((button) => {
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const source = button.getAttribute("data-copy-of");
+      const text = source
+        ? (document.getElementById(source) || { textContent: "" }).textContent
+        : button.getAttribute("data-copy-text");
+      navigator.clipboard.writeText(text).then(() => {
+        const label = button.textContent;
+        button.textContent = "Copied";
+        window.setTimeout(() => { button.textContent = label; }, 1500);
+      });
+    });
+  });
+});
