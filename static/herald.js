@@ -163,3 +163,21 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Phones: a list's filters fold under a "Filters" summary (open when a filter is in use), so
+// the list itself is on the first screen.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!window.matchMedia("(max-width: 640px)").matches) return;
+  document.querySelectorAll("form.filters").forEach((form) => {
+    const fields = Array.from(form.querySelectorAll("select, input:not([type=hidden])"));
+    const inUse = fields.some((field) => field.value && field.value.trim() !== "");
+    const fold = document.createElement("details");
+    fold.className = "filters-fold";
+    fold.open = inUse;
+    const summary = document.createElement("summary");
+    summary.textContent = inUse ? "Filters (in use)" : "Filters";
+    form.parentNode.insertBefore(fold, form);
+    fold.appendChild(summary);
+    fold.appendChild(form);
+  });
+});
