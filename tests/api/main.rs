@@ -40,5 +40,6 @@ mod test_ping;
 mod throttle;
 mod tokens;
 mod users;
+mod webhook_form;
 mod webhooks;
 mod workers;
