@@ -46,6 +46,60 @@ async fn webhook_count(app: &TestApp) -> i64 {
 }
 
 #[tokio::test]
+async fn without_javascript_every_option_shows_its_fields_captioned() {
+    let app = spawn_app().await;
+    app.login_as(Role::Manager).await;
+    let html = app.get_html("/webhooks/new").await;
+    // The server hides nothing: herald.js does, so a browser without it shows every field.
+    for (rule, caption, field) in [
+        (
+            "all_events=",
+            "Or choose the events to receive:",
+            "name=\"events\"",
+        ),
+        (
+            "dispatch_mode=batched",
+            "For batched dispatch:",
+            "id=\"batch_window_minutes\"",
+        ),
+        (
+            "auth_kind=basic",
+            "For Basic authentication:",
+            "id=\"basic_password\"",
+        ),
+        (
+            "auth_kind=header",
+            "For the Authorization header:",
+            "id=\"auth_header\"",
+        ),
+        (
+            "retry_policy=custom",
+            "For the custom policy:",
+            "id=\"retry_factor\"",
+        ),
+    ] {
+        let block = format!("<div class=\"depends\" data-show-when=\"{rule}\">");
+        let at = html
+            .find(&block)
+            .unwrap_or_else(|| panic!("no block for {rule}"));
+        let inside = &html[at..];
+        assert!(
+            inside.starts_with(&format!(
+                "{block}\n      <p class=\"depends-on\">{caption}</p>"
+            )),
+            "{rule}"
+        );
+        assert!(inside.contains(field), "{rule} holds {field}");
+    }
+    let form = &html[html.find("class=\"webhook-form\"").unwrap()..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(
+        !form.contains(" hidden"),
+        "nothing in the form is hidden by the server"
+    );
+}
+
+#[tokio::test]
 async fn the_error_summary_links_to_each_field_and_lists_every_problem_of_a_field() {
     let app = spawn_app_with(|s| s.allow_http_targets = false).await;
     app.login_as(Role::Manager).await;
