@@ -412,3 +412,42 @@ impl WebhookInput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_typed_secrets() {
+        let input = WebhookInput {
+            basic_password: "typed-basic-password".into(),
+            auth_header: "Bearer typed-value".into(),
+            header_name: vec!["X-Api-Key".into()],
+            header_value: vec!["typed-header-value".into()],
+            ..WebhookInput::defaults()
+        };
+        let debug = format!("{input:?}");
+        for secret in ["typed-basic-password", "typed-value", "typed-header-value"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("X-Api-Key") && debug.contains("[redacted]"));
+    }
+
+    #[test]
+    fn no_events_must_be_confirmed_unless_all_events_or_some_are_chosen() {
+        let mut input = WebhookInput::defaults();
+        assert_eq!(input.missing_events(), Some(NO_EVENTS));
+        input.no_events_ok = Some("on".into());
+        assert_eq!(input.missing_events(), None);
+        let chosen = WebhookInput {
+            events: vec!["course.completed".into()],
+            ..WebhookInput::defaults()
+        };
+        assert_eq!(chosen.missing_events(), None);
+        let all = WebhookInput {
+            all_events: Some("on".into()),
+            ..WebhookInput::defaults()
+        };
+        assert_eq!(all.missing_events(), None);
+    }
+}
