@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use validator::ValidationErrors;
 
+/// Every problem of each field, in the order found (a field may have several).
 #[derive(Debug, Default, Clone)]
-pub struct FieldErrors(BTreeMap<String, String>);
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 
 impl FieldErrors {
     pub fn from_validation(errors: &ValidationErrors) -> Self {
@@ -24,11 +25,13 @@ impl FieldErrors {
         out
     }
 
-    /// Keeps the first message for a field: it is the most basic problem.
+    /// Adds a problem to a field (the same message twice is kept once).
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_owned())
-            .or_insert_with(|| message.into());
+        let message = message.into();
+        let messages = self.0.entry(field.to_owned()).or_default();
+        if !messages.contains(&message) {
+            messages.push(message);
+        }
     }
 
     /// Runs `parse` unless the field already has an error, recording its error message.
@@ -49,8 +52,27 @@ impl FieldErrors {
         }
     }
 
+    /// The first problem of a field: the most basic one.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
+        self.0
+            .get(field)
+            .and_then(|messages| messages.first())
+            .map(String::as_str)
+    }
+
+    /// Every problem of a field (empty when it has none).
+    pub fn all(&self, field: &str) -> &[String] {
+        self.0.get(field).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// How many problems in all fields together.
+    pub fn problem_count(&self) -> usize {
+        self.0.values().map(Vec::len).sum()
+    }
+
+    /// The fields with problems, by name.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
     }
 
     pub fn has(&self, field: &str) -> bool {
@@ -65,12 +87,9 @@ impl FieldErrors {
         self.0.len()
     }
 
-    /// `{ field: [message] }`, the shape API errors use.
+    /// `{ field: [message, …] }`, the shape API errors use.
     pub fn to_map(&self) -> BTreeMap<String, Vec<String>> {
-        self.0
-            .iter()
-            .map(|(field, message)| (field.clone(), vec![message.clone()]))
-            .collect()
+        self.0.clone()
     }
 }
 
@@ -109,6 +128,20 @@ pub fn multi_line(raw: &str) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_problem_of_a_field_is_kept_once_in_order() {
+        let mut errors = FieldErrors::default();
+        errors.add("url", "first");
+        errors.add("url", "second");
+        errors.add("url", "first");
+        errors.add("name", "only");
+        assert_eq!(errors.get("url"), Some("first"));
+        assert_eq!(errors.all("url"), ["first", "second"]);
+        assert!(errors.all("timeout").is_empty());
+        assert_eq!((errors.len(), errors.problem_count()), (2, 3));
+        assert_eq!(errors.to_map()["url"], ["first", "second"]);
+    }
 
     #[test]
     fn one_line_text_is_trimmed_and_refuses_control_characters() {

@@ -181,3 +181,44 @@ document.addEventListener("DOMContentLoaded", () => {
     fold.appendChild(form);
   });
 });
+
+// Webhook form: show only the fields of the options chosen. A block marked
+// data-show-when="field=value" stays visible while that radio group's checked value (or a
+// checkbox's "on"/"") equals value. Hidden inputs keep their values and are still submitted.
+// After a failed submit, the error summary's heading takes the focus so it is read first.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form.webhook-form");
+  if (!form) return;
+  const blocks = Array.from(form.querySelectorAll("[data-show-when]"));
+  const current = (name) => {
+    const inputs = Array.from(form.querySelectorAll("input")).filter((i) => i.name === name);
+    const chosen = inputs.find((i) => i.checked);
+    if (!chosen) return "";
+    return chosen.type === "checkbox" ? "on" : chosen.value;
+  };
+  const update = () => {
+    blocks.forEach((block) => {
+      const rule = block.getAttribute("data-show-when");
+      const at = rule.indexOf("=");
+      block.hidden = current(rule.slice(0, at)) !== rule.slice(at + 1);
+    });
+  };
+  const watched = new Set(blocks.map((b) => b.getAttribute("data-show-when").split("=")[0]));
+  form.addEventListener("change", (event) => {
+    if (watched.has(event.target.name)) update();
+  });
+  update();
+  const summary = document.getElementById("error-summary-title");
+  if (!summary) return;
+  summary.focus();
+  // A summary link puts the cursor in its field, not only the field in view.
+  document.querySelectorAll(".error-summary a[href^='#']").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      const field = document.getElementById(link.getAttribute("href").slice(1));
+      if (!field) return;
+      event.preventDefault();
+      field.focus();
+      field.scrollIntoView({ block: "center" });
+    });
+  });
+});

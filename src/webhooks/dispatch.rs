@@ -11,32 +11,44 @@ pub enum DispatchTiming {
 }
 
 impl DispatchTiming {
+    /// The timing, or every bad field with its message.
     pub fn parse(
         mode: &str,
         window: &str,
         max_events: &str,
-    ) -> Result<Self, (&'static str, String)> {
+    ) -> Result<Self, Vec<(&'static str, String)>> {
         match mode.trim() {
             "" | "immediate" => Ok(Self::Immediate),
             "batched" => {
-                let window_minutes = parse_in_range(window, 1, 1440).ok_or_else(|| {
-                    (
-                        "batch_window_minutes",
-                        "Enter a window of 1 to 1440 minutes.".to_owned(),
-                    )
-                })?;
-                let max_events = parse_in_range(max_events, 1, 1000).ok_or_else(|| {
-                    (
-                        "batch_max_events",
-                        "Enter a batch size of 1 to 1000 events.".to_owned(),
-                    )
-                })?;
-                Ok(Self::Batched {
-                    window_minutes,
-                    max_events,
-                })
+                let window_minutes = parse_in_range(window, 1, 1440);
+                let max_events = parse_in_range(max_events, 1, 1000);
+                match (window_minutes, max_events) {
+                    (Some(window_minutes), Some(max_events)) => Ok(Self::Batched {
+                        window_minutes,
+                        max_events,
+                    }),
+                    _ => {
+                        let mut problems = Vec::new();
+                        if window_minutes.is_none() {
+                            problems.push((
+                                "batch_window_minutes",
+                                "Enter a window of 1 to 1440 minutes.".to_owned(),
+                            ));
+                        }
+                        if max_events.is_none() {
+                            problems.push((
+                                "batch_max_events",
+                                "Enter a batch size of 1 to 1000 events.".to_owned(),
+                            ));
+                        }
+                        Err(problems)
+                    }
+                }
             }
-            _ => Err(("dispatch_mode", "Choose immediate or batched.".into())),
+            _ => Err(vec![(
+                "dispatch_mode",
+                "Choose immediate or batched.".into(),
+            )]),
         }
     }
 
@@ -80,17 +92,15 @@ mod tests {
             }
         );
         assert_eq!(
-            DispatchTiming::parse("batched", "0", "100").unwrap_err().0,
+            DispatchTiming::parse("batched", "0", "100").unwrap_err()[0].0,
             "batch_window_minutes"
         );
         assert_eq!(
-            DispatchTiming::parse("batched", "1441", "100")
-                .unwrap_err()
-                .0,
+            DispatchTiming::parse("batched", "1441", "100").unwrap_err()[0].0,
             "batch_window_minutes"
         );
         assert_eq!(
-            DispatchTiming::parse("batched", "5", "1001").unwrap_err().0,
+            DispatchTiming::parse("batched", "5", "1001").unwrap_err()[0].0,
             "batch_max_events"
         );
         assert_eq!(
@@ -98,5 +108,12 @@ mod tests {
             DispatchTiming::Immediate
         );
         assert!(DispatchTiming::parse("sometimes", "", "").is_err());
+        // Both bad fields are reported at once.
+        assert_eq!(
+            DispatchTiming::parse("batched", "0", "0")
+                .unwrap_err()
+                .len(),
+            2
+        );
     }
 }

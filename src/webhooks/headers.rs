@@ -53,67 +53,82 @@ pub struct CustomHeader {
 }
 
 /// Pairs the form's name/value rows; blank rows are skipped. `existing` lists the names that
-/// already have a stored value (a blank value keeps it).
+/// already have a stored value (a blank value keeps it). Every bad row is reported.
 pub fn parse_rows(
     names: &[String],
     values: &[String],
     existing: &[String],
-) -> Result<Vec<CustomHeader>, String> {
+) -> Result<Vec<CustomHeader>, Vec<String>> {
     let mut headers: Vec<CustomHeader> = Vec::new();
+    let mut problems = Vec::new();
     for (index, name) in names.iter().enumerate() {
         let value = values.get(index).map(String::as_str).unwrap_or("");
-        let name = name.trim();
-        if name.is_empty() {
-            if !value.is_empty() {
-                return Err(format!(
-                    "Row {}: enter a header name for the value.",
-                    index + 1
-                ));
-            }
-            continue;
+        match parse_row(index + 1, name.trim(), value, existing, &headers) {
+            Ok(Some(header)) => headers.push(header),
+            Ok(None) => {}
+            Err(problem) => problems.push(problem),
         }
-        if name.chars().count() > MAX_NAME_LEN {
-            return Err(format!(
-                "Row {}: use a header name of at most {MAX_NAME_LEN} characters.",
-                index + 1
-            ));
-        }
-        let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            format!("{name:?} is not a valid header name (letters, digits and - only).")
-        })?;
-        let lower = parsed.as_str().to_owned();
-        if RESERVED.contains(&lower.as_str()) {
-            return Err(format!(
-                "{name} is set by Herald itself (or belongs to the connection) and cannot be overridden."
-            ));
-        }
-        if refused(&lower) {
-            return Err(format!(
-                "{name} cannot be a custom header: Herald never sends cookies, proxy credentials or forwarding headers (Cookie, Proxy-Authorization, Forwarded, X-Forwarded-*, X-Real-IP and other client-address headers)."
-            ));
-        }
-        if headers.iter().any(|h| h.name == lower) {
-            return Err(format!("{name} appears twice."));
-        }
-        let value = if value.is_empty() {
-            if !existing.contains(&lower) {
-                return Err(format!("Enter a value for {name}."));
-            }
-            SecretInput::Keep
-        } else {
-            if reqwest::header::HeaderValue::from_str(value).is_err() || value.len() > 4096 {
-                return Err(format!(
-                    "The value of {name} must be at most 4096 visible characters, without line breaks."
-                ));
-            }
-            SecretInput::Set(value.to_owned())
-        };
-        headers.push(CustomHeader { name: lower, value });
     }
     if headers.len() > MAX_HEADERS {
-        return Err(format!("Use at most {MAX_HEADERS} custom headers."));
+        problems.push(format!("Use at most {MAX_HEADERS} custom headers."));
     }
-    Ok(headers)
+    if problems.is_empty() {
+        Ok(headers)
+    } else {
+        Err(problems)
+    }
+}
+
+/// One row (`row` counts from 1): `None` for a blank row.
+fn parse_row(
+    row: usize,
+    name: &str,
+    value: &str,
+    existing: &[String],
+    earlier: &[CustomHeader],
+) -> Result<Option<CustomHeader>, String> {
+    if name.is_empty() {
+        if !value.is_empty() {
+            return Err(format!("Row {row}: enter a header name for the value."));
+        }
+        return Ok(None);
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(format!(
+            "Row {row}: use a header name of at most {MAX_NAME_LEN} characters."
+        ));
+    }
+    let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        format!("{name:?} is not a valid header name (letters, digits and - only).")
+    })?;
+    let lower = parsed.as_str().to_owned();
+    if RESERVED.contains(&lower.as_str()) {
+        return Err(format!(
+            "{name} is set by Herald itself (or belongs to the connection) and cannot be overridden."
+        ));
+    }
+    if refused(&lower) {
+        return Err(format!(
+            "{name} cannot be a custom header: Herald never sends cookies, proxy credentials or forwarding headers (Cookie, Proxy-Authorization, Forwarded, X-Forwarded-*, X-Real-IP and other client-address headers)."
+        ));
+    }
+    if earlier.iter().any(|h| h.name == lower) {
+        return Err(format!("{name} appears twice."));
+    }
+    let value = if value.is_empty() {
+        if !existing.contains(&lower) {
+            return Err(format!("Enter a value for {name}."));
+        }
+        SecretInput::Keep
+    } else {
+        if reqwest::header::HeaderValue::from_str(value).is_err() || value.len() > 4096 {
+            return Err(format!(
+                "The value of {name} must be at most 4096 visible characters, without line breaks."
+            ));
+        }
+        SecretInput::Set(value.to_owned())
+    };
+    Ok(Some(CustomHeader { name: lower, value }))
 }
 
 #[cfg(test)]
@@ -142,17 +157,20 @@ mod tests {
         assert!(
             parse_rows(&strings(&["Content-Type"]), &strings(&["text/plain"]), &[])
                 .unwrap_err()
+                .join(" ")
                 .contains("set by Herald")
         );
         assert!(parse_rows(&strings(&["webhook-signature"]), &strings(&["v1,x"]), &[]).is_err());
         assert!(
             parse_rows(&strings(&["bad name"]), &strings(&["x"]), &[])
                 .unwrap_err()
+                .join(" ")
                 .contains("not a valid header name")
         );
         assert!(
             parse_rows(&strings(&["X-A", "x-a"]), &strings(&["1", "2"]), &[])
                 .unwrap_err()
+                .join(" ")
                 .contains("twice")
         );
         assert!(parse_rows(&strings(&["X-A"]), &strings(&["line\nbreak"]), &[]).is_err());
@@ -176,7 +194,9 @@ mod tests {
             "CF-Connecting-IP",
             "x-client-ip",
         ] {
-            let err = parse_rows(&strings(&[name]), &strings(&["x"]), &[]).unwrap_err();
+            let err = parse_rows(&strings(&[name]), &strings(&["x"]), &[])
+                .unwrap_err()
+                .join(" ");
             assert!(err.contains("cannot be a custom header"), "{name}: {err}");
             assert!(err.starts_with(name), "the message names the header: {err}");
         }
@@ -199,7 +219,9 @@ mod tests {
             "Via",
             "Upgrade",
         ] {
-            let err = parse_rows(&strings(&[name]), &strings(&["x"]), &[]).unwrap_err();
+            let err = parse_rows(&strings(&[name]), &strings(&["x"]), &[])
+                .unwrap_err()
+                .join(" ");
             assert!(err.contains("set by Herald itself"), "{name}: {err}");
         }
     }
@@ -209,7 +231,19 @@ mod tests {
         let longest = format!("X-{}", "a".repeat(MAX_NAME_LEN - 2));
         assert!(parse_rows(std::slice::from_ref(&longest), &strings(&["x"]), &[]).is_ok());
         let err = parse_rows(&[format!("{longest}b")], &strings(&["x"]), &[]).unwrap_err();
-        assert_eq!(err, "Row 1: use a header name of at most 256 characters.");
+        assert_eq!(err, ["Row 1: use a header name of at most 256 characters."]);
+    }
+
+    #[test]
+    fn every_bad_row_is_reported() {
+        let problems = parse_rows(
+            &strings(&["Cookie", "X-Ok", "bad name", ""]),
+            &strings(&["a", "b", "c", "orphan"]),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[2].starts_with("Row 4"));
     }
 
     #[test]

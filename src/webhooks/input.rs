@@ -13,7 +13,8 @@ use super::retry::RetryPolicy;
 use crate::model::webhook::Webhook;
 use crate::validation::FieldErrors;
 
-#[derive(Debug, Clone, Default, Deserialize, Validate)]
+/// `Debug` is written by hand below so that typed secrets never reach a log.
+#[derive(Clone, Default, Deserialize, Validate)]
 #[serde(default)]
 pub struct WebhookInput {
     #[validate(length(min = 1, max = 120, message = "Enter a name of 1 to 120 characters."))]
@@ -24,6 +25,8 @@ pub struct WebhookInput {
     /// A checkbox: present ("on") when every event, including future ones, is wanted.
     pub all_events: Option<String>,
     pub events: Vec<String>,
+    /// A checkbox of the console form: saving with no event chosen was meant.
+    pub no_events_ok: Option<String>,
     pub dispatch_mode: String,
     pub batch_window_minutes: String,
     pub batch_max_events: String,
@@ -48,6 +51,32 @@ pub struct WebhookInput {
     pub rate_limit_per_second: String,
     pub enabled: Option<String>,
 }
+
+impl std::fmt::Debug for WebhookInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |secret: &str| if secret.is_empty() { "" } else { "[redacted]" };
+        f.debug_struct("WebhookInput")
+            .field("name", &self.name)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("auth_kind", &self.auth_kind)
+            .field("basic_username", &self.basic_username)
+            .field("basic_password", &masked(&self.basic_password))
+            .field("auth_header", &masked(&self.auth_header))
+            .field("header_name", &self.header_name)
+            .field(
+                "header_value",
+                &self
+                    .header_value
+                    .iter()
+                    .map(|v| masked(v))
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the console says when neither "all events" nor any event is chosen.
+pub const NO_EVENTS: &str = "Choose at least one event, or \"All events\": with none, this webhook receives nothing. To save it without events for now, tick \"Save without events for now\".";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventSelection {
@@ -99,6 +128,11 @@ pub struct ParseContext<'a> {
     pub header_names: &'a [String],
 }
 
+/// Records a parse failure under `field` whatever else that field already has.
+fn keep_all<T>(errors: &mut FieldErrors, field: &str, parsed: Result<T, String>) -> Option<T> {
+    parsed.map_err(|message| errors.add(field, message)).ok()
+}
+
 fn checked(flag: &Option<String>) -> bool {
     flag.as_deref()
         .is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes"))
@@ -136,6 +170,8 @@ impl WebhookInput {
             description: webhook.description.clone(),
             endpoint_url: webhook.endpoint_url.clone(),
             all_events: on(webhook.all_events),
+            // Stored without events: that was confirmed when it was saved.
+            no_events_ok: on(!webhook.all_events && events.is_empty()),
             events,
             dispatch_mode: webhook.dispatch_mode.clone(),
             batch_window_minutes: webhook.batch_window_minutes.unwrap_or(15).to_string(),
@@ -174,24 +210,37 @@ impl WebhookInput {
             "disable_when_exhausted" => checked(&self.disable_when_exhausted),
             "enabled" => checked(&self.enabled),
             "all_events" => checked(&self.all_events),
+            "no_events_ok" => checked(&self.no_events_ok),
             _ => false,
         }
+    }
+
+    /// The console's rule: no events at all must be meant (the API keeps accepting it).
+    pub fn missing_events(&self) -> Option<&'static str> {
+        let none_chosen =
+            !self.wants_all_events() && self.events.iter().all(|e| e.trim().is_empty());
+        (none_chosen && !checked(&self.no_events_ok)).then_some(NO_EVENTS)
     }
 
     pub fn has_event(&self, name: &str) -> bool {
         self.events.iter().any(|e| e == name)
     }
 
-    /// Names for the custom-header rows: the entered ones plus blank rows to add more.
-    /// Values are write-only and never sent back to the browser.
-    pub fn header_rows(&self) -> Vec<String> {
-        let mut rows: Vec<String> = self
+    /// The custom-header rows as (name, value): the entered ones plus blank rows to add more.
+    /// A value is only what was typed in this submission (re-shown when the form comes back
+    /// with errors); stored values are write-only and never sent back to the browser.
+    pub fn header_rows(&self) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = self
             .header_name
             .iter()
-            .filter(|n| !n.trim().is_empty())
-            .cloned()
+            .enumerate()
+            .map(|(i, name)| {
+                let value = self.header_value.get(i).cloned().unwrap_or_default();
+                (name.clone(), value)
+            })
+            .filter(|(name, value)| !name.trim().is_empty() || !value.is_empty())
             .collect();
-        rows.extend(std::iter::repeat_n(String::new(), 3));
+        rows.extend(std::iter::repeat_n((String::new(), String::new()), 3));
         rows
     }
 
@@ -201,16 +250,32 @@ impl WebhookInput {
             |e| FieldErrors::from_validation(&e),
             |_| FieldErrors::default(),
         );
-        let name = errors.check("name", || {
-            crate::validation::single_line(&self.name).map(str::to_owned)
-        });
-        let description = errors.check("description", || {
-            crate::validation::multi_line(&self.description).map(str::to_owned)
-        });
-        let endpoint = errors.check("endpoint_url", || {
-            crate::validation::single_line(&self.endpoint_url)
-                .and_then(|url| EndpointUrl::parse(url, ctx.allow_http))
-        });
+        // Every problem of a field is reported, so these run even after a length error.
+        let name = keep_all(
+            &mut errors,
+            "name",
+            crate::validation::single_line(&self.name).map(str::to_owned),
+        );
+        let description = keep_all(
+            &mut errors,
+            "description",
+            crate::validation::multi_line(&self.description).map(str::to_owned),
+        );
+        let endpoint = match crate::validation::single_line(&self.endpoint_url) {
+            Err(message) => {
+                errors.add("endpoint_url", message);
+                None
+            }
+            Ok(url) => match EndpointUrl::parse(url, ctx.allow_http) {
+                Ok(url) => Some(url),
+                Err(problems) => {
+                    for message in problems {
+                        errors.add("endpoint_url", message);
+                    }
+                    None
+                }
+            },
+        };
         let events = if self.wants_all_events() {
             Some(EventSelection::All)
         } else {
@@ -222,13 +287,12 @@ impl WebhookInput {
                 .collect();
             chosen.sort();
             chosen.dedup();
-            match chosen.iter().find(|e| !ctx.catalog.contains(e)) {
-                Some(unknown) => {
-                    errors.add("events", format!("{unknown} is not in the event catalog."));
-                    None
-                }
-                None => Some(EventSelection::Only(chosen)),
+            let unknown: Vec<&String> =
+                chosen.iter().filter(|e| !ctx.catalog.contains(e)).collect();
+            for name in &unknown {
+                errors.add("events", format!("{name} is not in the event catalog."));
             }
+            unknown.is_empty().then_some(EventSelection::Only(chosen))
         };
         let dispatch = match DispatchTiming::parse(
             &self.dispatch_mode,
@@ -236,8 +300,10 @@ impl WebhookInput {
             &self.batch_max_events,
         ) {
             Ok(dispatch) => Some(dispatch),
-            Err((field, message)) => {
-                errors.add(field, message);
+            Err(problems) => {
+                for (field, message) in problems {
+                    errors.add(field, message);
+                }
                 None
             }
         };
@@ -249,14 +315,23 @@ impl WebhookInput {
             ctx.has_auth_header,
         ) {
             Ok(auth) => Some(auth),
-            Err((field, message)) => {
-                errors.add(field, message);
+            Err(problems) => {
+                for (field, message) in problems {
+                    errors.add(field, message);
+                }
                 None
             }
         };
-        let custom_headers = errors.check("headers", || {
-            headers::parse_rows(&self.header_name, &self.header_value, ctx.header_names)
-        });
+        let custom_headers =
+            match headers::parse_rows(&self.header_name, &self.header_value, ctx.header_names) {
+                Ok(headers) => Some(headers),
+                Err(problems) => {
+                    for message in problems {
+                        errors.add("headers", message);
+                    }
+                    None
+                }
+            };
         let retry = match RetryPolicy::parse(
             &self.retry_policy,
             &self.retry_initial_seconds,
@@ -335,5 +410,44 @@ impl WebhookInput {
             }),
             _ => Err(errors),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_typed_secrets() {
+        let input = WebhookInput {
+            basic_password: "typed-basic-password".into(),
+            auth_header: "Bearer typed-value".into(),
+            header_name: vec!["X-Api-Key".into()],
+            header_value: vec!["typed-header-value".into()],
+            ..WebhookInput::defaults()
+        };
+        let debug = format!("{input:?}");
+        for secret in ["typed-basic-password", "typed-value", "typed-header-value"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("X-Api-Key") && debug.contains("[redacted]"));
+    }
+
+    #[test]
+    fn no_events_must_be_confirmed_unless_all_events_or_some_are_chosen() {
+        let mut input = WebhookInput::defaults();
+        assert_eq!(input.missing_events(), Some(NO_EVENTS));
+        input.no_events_ok = Some("on".into());
+        assert_eq!(input.missing_events(), None);
+        let chosen = WebhookInput {
+            events: vec!["course.completed".into()],
+            ..WebhookInput::defaults()
+        };
+        assert_eq!(chosen.missing_events(), None);
+        let all = WebhookInput {
+            all_events: Some("on".into()),
+            ..WebhookInput::defaults()
+        };
+        assert_eq!(all.missing_events(), None);
     }
 }

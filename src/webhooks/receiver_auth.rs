@@ -44,31 +44,34 @@ impl ReceiverAuth {
         password: &str,
         header: &str,
         has_header_value: bool,
-    ) -> Result<Self, (&'static str, String)> {
+    ) -> Result<Self, Vec<(&'static str, String)>> {
         match kind.trim() {
             "" | "none" => Ok(Self::None),
             "basic" => {
                 let username = username.trim();
+                let mut problems = Vec::new();
                 if username.is_empty() {
-                    return Err((
+                    problems.push((
                         "basic_username",
                         "Enter the username the receiver expects.".into(),
                     ));
-                }
-                if username.contains(':')
+                } else if username.contains(':')
                     || username.chars().any(char::is_control)
                     || username.len() > 200
                 {
-                    return Err((
+                    problems.push((
                         "basic_username",
                         "Use at most 200 characters, without colons or control characters.".into(),
                     ));
                 }
                 if password.chars().any(char::is_control) || password.len() > 500 {
-                    return Err((
+                    problems.push((
                         "basic_password",
                         "Use at most 500 characters, without control characters.".into(),
                     ));
+                }
+                if !problems.is_empty() {
+                    return Err(problems);
                 }
                 Ok(Self::Basic {
                     username: username.to_owned(),
@@ -77,25 +80,25 @@ impl ReceiverAuth {
             }
             "header" => {
                 if header.is_empty() && !has_header_value {
-                    return Err((
+                    return Err(vec![(
                         "auth_header",
                         "Enter the Authorization value, for example Bearer abc123.".into(),
-                    ));
+                    )]);
                 }
                 if !header.is_empty()
                     && (reqwest::header::HeaderValue::from_str(header).is_err()
                         || header.len() > 4096)
                 {
-                    return Err((
+                    return Err(vec![(
                         "auth_header",
                         "Use at most 4096 visible characters, without line breaks.".into(),
-                    ));
+                    )]);
                 }
                 Ok(Self::Header {
                     value: SecretInput::from_field(header),
                 })
             }
-            _ => Err(("auth_kind", "Choose none, basic or header.".into())),
+            _ => Err(vec![("auth_kind", "Choose none, basic or header.".into())]),
         }
     }
 
@@ -115,15 +118,11 @@ mod tests {
     #[test]
     fn basic_needs_a_username_and_header_needs_a_value_on_first_use() {
         assert_eq!(
-            ReceiverAuth::parse("basic", "", "pw", "", false)
-                .unwrap_err()
-                .0,
+            ReceiverAuth::parse("basic", "", "pw", "", false).unwrap_err()[0].0,
             "basic_username"
         );
         assert_eq!(
-            ReceiverAuth::parse("header", "", "", "", false)
-                .unwrap_err()
-                .0,
+            ReceiverAuth::parse("header", "", "", "", false).unwrap_err()[0].0,
             "auth_header"
         );
         assert_eq!(
@@ -133,9 +132,7 @@ mod tests {
             }
         );
         assert_eq!(
-            ReceiverAuth::parse("header", "", "", "Bearer x\r\nEvil: 1", false)
-                .unwrap_err()
-                .0,
+            ReceiverAuth::parse("header", "", "", "Bearer x\r\nEvil: 1", false).unwrap_err()[0].0,
             "auth_header"
         );
         assert!(ReceiverAuth::parse("kerberos", "", "", "", false).is_err());

@@ -589,7 +589,7 @@ async fn failing_paused_and_recovering_webhooks_are_shown_in_a_real_browser() {
         chrome.fill("#rate_limit_per_second", "99999").await;
         chrome.click("form.webhook-form button[type=submit]").await;
         chrome
-            .wait_for_text("main", "Please correct the 2 fields")
+            .wait_for_text(".error-summary h2", "2 problems")
             .await;
         chrome
             .client

@@ -59,7 +59,7 @@ async fn the_console_refuses_them_beside_the_custom_headers_field() {
         let html = response.text().await.unwrap();
         assert!(
             html.contains(&format!(
-                "<p class=\"field-error\" role=\"alert\">{message}"
+                "<ul class=\"field-error\" id=\"headers-error\"><li>{message}"
             )),
             "{name}: {html}"
         );

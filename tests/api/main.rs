@@ -41,5 +41,6 @@ mod test_ping;
 mod throttle;
 mod tokens;
 mod users;
+mod webhook_form;
 mod webhooks;
 mod workers;

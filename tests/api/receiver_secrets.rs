@@ -120,7 +120,7 @@ async fn the_console_refuses_blank_secrets_for_a_new_host_and_the_test_event_nev
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
     assert!(html.contains(
-        "<p class=\"field-error\" id=\"basic_password-error\" role=\"alert\">The endpoint&#39;s host, scheme or port changed: enter the password again (stored secrets are never sent to a new host).</p>"
+        "<ul class=\"field-error\" id=\"basic_password-error\"><li>The endpoint&#39;s host, scheme or port changed: enter the password again (stored secrets are never sent to a new host).</li></ul>"
     ), "{html}");
     assert!(html.contains("enter the value of x-api-key again, or remove the header"));
     assert!(html.contains(&second.url), "the typed URL comes back");

@@ -920,7 +920,7 @@ async fn bad_delivery_limits_get_a_message_beside_the_field_and_the_input_comes_
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = response.text().await.unwrap();
         assert!(
-            html.contains("Please correct the 2 fields marked below"),
+            html.contains("<h2 id=\"error-summary-title\" tabindex=\"-1\">2 problems</h2>"),
             "{max_in_flight}"
         );
         assert!(html.contains(&format!(
@@ -930,10 +930,10 @@ async fn bad_delivery_limits_get_a_message_beside_the_field_and_the_input_comes_
             "name=\"rate_limit_per_second\" type=\"number\" value=\"{rate}\""
         )));
         assert!(html.contains(
-            "<p class=\"field-error\" id=\"max_in_flight-error\" role=\"alert\">Enter a whole number of requests from 1 to 256.</p>"
+            "<ul class=\"field-error\" id=\"max_in_flight-error\"><li>Enter a whole number of requests from 1 to 256.</li></ul>"
         ));
         assert!(html.contains(
-            "<p class=\"field-error\" id=\"rate_limit_per_second-error\" role=\"alert\">Enter a whole number of requests per second from 1 to 10000, or leave it blank for no limit.</p>"
+            "<ul class=\"field-error\" id=\"rate_limit_per_second-error\"><li>Enter a whole number of requests per second from 1 to 10000, or leave it blank for no limit.</li></ul>"
         ));
         // The rest of the input is kept too.
         assert!(html.contains("value=\"Too fast\""));

@@ -1,5 +1,6 @@
-//! Create and edit forms. An invalid submission comes back with the input and a message beside
-//! each bad field; secrets are write-only (blank on edit keeps them).
+//! Create and edit forms. An invalid submission comes back with what was typed (secrets
+//! included, in that answer only), a summary at the top linking to each bad field and every
+//! problem listed beside its field; stored secrets are write-only (blank on edit keeps them).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -14,7 +15,7 @@ use crate::validation::FieldErrors;
 use crate::web::page::{PageContext, render, render_with, see_other};
 use crate::web::shown_once::{self, Occasion, Target};
 use crate::web::state::AppState;
-use crate::webhooks::input::{ParseContext, WebhookInput};
+use crate::webhooks::input::{ParseContext, WebhookInput, WebhookSpec};
 use crate::webhooks::receiver_auth::ReceiverAuth;
 use crate::webhooks::retry::RetryPolicy;
 use crate::webhooks::service::{self, WebhookError};
@@ -33,6 +34,72 @@ pub struct FormPage {
     /// On edit: which write-only secrets are stored (so the form can say "leave blank to keep").
     pub has_basic_password: bool,
     pub has_auth_header: bool,
+}
+
+/// The form's fields in page order: the error key, the id its summary link goes to, and the
+/// label the summary names it by.
+const FIELDS: [(&str, &str, &str); 22] = [
+    ("name", "name", "Name"),
+    ("description", "description", "Description"),
+    ("endpoint_url", "endpoint_url", "Endpoint URL"),
+    ("events", "all_events", "Events"),
+    (
+        "dispatch_mode",
+        "dispatch_mode_immediate",
+        "Dispatch timing",
+    ),
+    (
+        "batch_window_minutes",
+        "batch_window_minutes",
+        "Batch window",
+    ),
+    (
+        "batch_max_events",
+        "batch_max_events",
+        "Max events per batch",
+    ),
+    ("auth_kind", "auth_kind_none", "Authentication"),
+    ("basic_username", "basic_username", "Basic username"),
+    ("basic_password", "basic_password", "Basic password"),
+    ("auth_header", "auth_header", "Authorization value"),
+    ("headers", "header_name_1", "Custom headers"),
+    ("retry_policy", "retry_policy_exponential", "Retry policy"),
+    (
+        "retry_initial_seconds",
+        "retry_initial_seconds",
+        "First delay",
+    ),
+    ("retry_factor", "retry_factor", "Growth factor"),
+    (
+        "retry_max_delay_seconds",
+        "retry_max_delay_seconds",
+        "Longest delay",
+    ),
+    (
+        "retry_max_attempts",
+        "retry_max_attempts",
+        "Attempts in all",
+    ),
+    (
+        "on_client_error",
+        "on_client_error_dead_letter",
+        "On a 4xx answer",
+    ),
+    ("timeout_seconds", "timeout_seconds", "Request timeout"),
+    ("max_in_flight", "max_in_flight", "Max requests in flight"),
+    (
+        "rate_limit_per_second",
+        "rate_limit_per_second",
+        "Rate limit",
+    ),
+    ("enabled", "enabled", "Enabled"),
+];
+
+/// One line of the error summary.
+pub struct Problem {
+    pub anchor: String,
+    pub label: String,
+    pub message: String,
 }
 
 impl FormPage {
@@ -59,6 +126,33 @@ impl FormPage {
         }
     }
 
+    /// Every problem, in the order of the fields on the page (unknown keys last).
+    fn summary(&self) -> Vec<Problem> {
+        let known = FIELDS.iter().map(|(f, a, l)| (*f, *a, *l));
+        let unknown = self
+            .errors
+            .fields()
+            .filter(|f| !FIELDS.iter().any(|(known, _, _)| known == f))
+            .map(|f| (f, f, f));
+        known
+            .chain(unknown)
+            .flat_map(|(field, anchor, label)| {
+                self.errors.all(field).iter().map(move |message| Problem {
+                    anchor: anchor.to_owned(),
+                    label: label.to_owned(),
+                    message: message.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the "save without events" confirmation is offered: when nothing is chosen.
+    fn offers_no_events(&self) -> bool {
+        self.input.is_checked("no_events_ok")
+            || self.errors.has("events")
+            || self.input.events.is_empty()
+    }
+
     fn cancel(&self) -> String {
         match self.webhook_id {
             Some(id) => format!("/webhooks/{id}"),
@@ -69,6 +163,17 @@ impl FormPage {
 
 fn parse_body(body: &[u8]) -> Result<WebhookInput, AppError> {
     Ok(crate::web::input::parse_form(body)?)
+}
+
+/// The shared parsing plus the console's own rule: a webhook without events must be meant.
+fn check(input: &WebhookInput, ctx: &ParseContext<'_>) -> Result<WebhookSpec, FieldErrors> {
+    let parsed = input.parse(ctx);
+    let Some(message) = input.missing_events() else {
+        return parsed;
+    };
+    let mut errors = parsed.err().unwrap_or_default();
+    errors.add("events", message);
+    Err(errors)
 }
 
 async fn catalog(state: &AppState) -> Result<Vec<EventType>, AppError> {
@@ -119,12 +224,15 @@ pub async fn create(
     let input = parse_body(&body)?;
     let types = catalog(&state).await?;
     let names: Vec<String> = types.iter().map(|t| t.name.clone()).collect();
-    let parsed = input.parse(&ParseContext {
-        allow_http: state.settings.allow_http_targets,
-        catalog: &names,
-        has_auth_header: false,
-        header_names: &[],
-    });
+    let parsed = check(
+        &input,
+        &ParseContext {
+            allow_http: state.settings.allow_http_targets,
+            catalog: &names,
+            has_auth_header: false,
+            header_names: &[],
+        },
+    );
     let spec = match parsed {
         Ok(spec) => spec,
         Err(errors) => {
@@ -219,12 +327,15 @@ pub async fn update(
     let header_names: Vec<String> = headers.into_iter().map(|h| h.name).collect();
     let types = catalog(&state).await?;
     let names: Vec<String> = types.iter().map(|t| t.name.clone()).collect();
-    let parsed = input.parse(&ParseContext {
-        allow_http: state.settings.allow_http_targets,
-        catalog: &names,
-        has_auth_header: found.auth_header_enc.is_some(),
-        header_names: &header_names,
-    });
+    let parsed = check(
+        &input,
+        &ParseContext {
+            allow_http: state.settings.allow_http_targets,
+            catalog: &names,
+            has_auth_header: found.auth_header_enc.is_some(),
+            header_names: &header_names,
+        },
+    );
     let rerender =
         |ctx: PageContext, input: WebhookInput, errors: FieldErrors, types: Vec<EventType>| {
             let mut page = form_page(ctx, Some(id), input, errors, types);
