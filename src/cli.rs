@@ -202,7 +202,8 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
         let outbound = crate::delivery::Outbound::new(
             settings.worker.allow_private_targets.clone(),
             settings.worker.concurrency,
-        );
+        )
+        .with_inbox(pool.clone(), secrets.clone());
         let worker = crate::delivery::worker::Worker::new(
             pool,
             secrets,
