@@ -270,6 +270,17 @@ async fn inbox_pages_are_for_managers_and_deleting_asks_first() {
     assert_eq!(response.status(), 403);
     assert!(!viewer.get_html("/").await.contains("href=\"/inboxes\""));
 
+    // The public endpoint is exempt from CSRF; the console's /inboxes is not.
+    let forged = app.post_form_raw("/inboxes", &[("name", "forged")]).await;
+    assert_eq!(forged.status(), 403);
+    let names: Vec<String> = app
+        .with_conn(|conn| test_inbox::list(conn).unwrap())
+        .await
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(names, ["Private"]);
+
     let confirm = app.get_html(&format!("/inboxes/{}/delete", inbox.id)).await;
     assert!(confirm.contains("Delete inbox Private?"), "{confirm}");
     let response = app
