@@ -158,6 +158,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.admin_password.as_ref().map(|p| p.expose_secret()),
     )?;
     let bind = settings.bind;
+    // For the banner, printed once the port is known.
+    let banner_settings = settings.clone();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -166,11 +168,14 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     let result = runtime.block_on(async move {
         let app = Application::build(settings, pools, secret).await?;
         app.stop_on_signal()?;
-        let url = format!("http://{}:{}", bind.ip(), app.port());
+        let url = console_url(bind, app.port());
         if let Some(admin) = first_admin {
             print_first_admin(&admin, &url);
         }
         println!("Herald is serving the console on {url}/");
+        for line in local_receiver_notes(&banner_settings, &url).lines() {
+            println!(" {line}");
+        }
         app.run_until_stopped().await?;
         Ok::<_, anyhow::Error>(())
     });
@@ -202,7 +207,8 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
         let outbound = crate::delivery::Outbound::new(
             settings.worker.allow_private_targets.clone(),
             settings.worker.concurrency,
-        );
+        )
+        .with_inbox(pool.clone(), secrets.clone());
         let worker = crate::delivery::worker::Worker::new(
             pool,
             secrets,
@@ -277,6 +283,60 @@ fn emit(
     }
     println!("{}", accepted.id);
     Ok(())
+}
+
+/// Where a browser on this machine reaches the console: a wildcard bind address (`0.0.0.0`,
+/// `::`) is not one to type, so the loopback address stands in for it.
+fn console_url(bind: std::net::SocketAddr, port: u16) -> String {
+    let ip = match bind.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, port))
+}
+
+/// What the start-up banner says about reaching receivers on this machine or network, and
+/// about signing in over plain http from elsewhere, as configured now.
+fn local_receiver_notes(settings: &Settings, url: &str) -> String {
+    let mut notes = vec![
+        format!("No receiver yet? Try the built-in test receiver at {url}/inboxes (managers):"),
+        "  webhooks send to its inboxes inside Herald, with no network or address settings."
+            .to_owned(),
+    ];
+    let allowed = &settings.worker.allow_private_targets;
+    if allowed.is_empty() {
+        notes
+            .push("Receivers on loopback or private addresses are refused: allow them with".into());
+        notes.push(
+            "  HERALD_ALLOW_PRIVATE_TARGETS=127.0.0.1 (addresses or CIDRs, comma-separated)."
+                .into(),
+        );
+    } else {
+        let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+        notes.push(format!(
+            "Receivers at {} are allowed (HERALD_ALLOW_PRIVATE_TARGETS).",
+            list.join(", ")
+        ));
+    }
+    if settings.allow_http_targets {
+        notes.push("Plain http:// receivers are allowed (HERALD_ALLOW_HTTP_TARGETS).".into());
+    } else {
+        notes.push(
+            "Receivers need https://; for a plain http:// one set HERALD_ALLOW_HTTP_TARGETS=true."
+                .into(),
+        );
+    }
+    if settings.cookie_secure && !settings.bind.ip().is_loopback() {
+        notes.push(
+            "The session cookie is Secure: over plain http, browsers sign in only on 127.0.0.1"
+                .into(),
+        );
+        notes.push(
+            "  or localhost; from other machines use https (or HERALD_COOKIE_SECURE=false on a trusted network).".into(),
+        );
+    }
+    notes.join("\n")
 }
 
 fn print_first_admin(admin: &accounts::FirstAdmin, url: &str) {
@@ -400,4 +460,68 @@ fn read_new_password(from_stdin: bool, username: &str) -> anyhow::Result<NewPass
         first
     };
     NewPassword::parse_for(&raw, username).map_err(|problem| anyhow::anyhow!("password: {problem}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let mut settings = Settings::for_database("postgres://unused");
+        // Production defaults (the test settings open loopback and plain http).
+        settings.allow_http_targets = false;
+        settings.worker.allow_private_targets = Vec::new();
+        settings.cookie_secure = true;
+        settings
+    }
+
+    #[test]
+    fn the_banner_names_the_inbox_and_the_settings_for_local_receivers() {
+        let notes = local_receiver_notes(&settings(), "http://127.0.0.1:8080");
+        assert!(notes.contains("http://127.0.0.1:8080/inboxes"), "{notes}");
+        assert!(
+            notes.contains("HERALD_ALLOW_PRIVATE_TARGETS=127.0.0.1"),
+            "{notes}"
+        );
+        assert!(notes.contains("HERALD_ALLOW_HTTP_TARGETS=true"), "{notes}");
+        // Bound to loopback, a Secure cookie works in the browser: nothing to warn about.
+        assert!(!notes.contains("Secure"), "{notes}");
+    }
+
+    #[test]
+    fn the_banner_says_what_is_allowed_already_and_warns_about_plain_http_from_elsewhere() {
+        let mut settings = settings();
+        settings.allow_http_targets = true;
+        settings.worker.allow_private_targets = vec!["10.0.0.0/8".parse().unwrap()];
+        settings.bind = "0.0.0.0:8080".parse().unwrap();
+        let notes = local_receiver_notes(&settings, "http://127.0.0.1:8080");
+        assert!(
+            notes.contains("Receivers at 10.0.0.0/8 are allowed"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("Plain http:// receivers are allowed"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("browsers sign in only on 127.0.0.1"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn a_wildcard_bind_address_is_shown_as_loopback() {
+        assert_eq!(
+            console_url("0.0.0.0:8080".parse().unwrap(), 8080),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            console_url("[::]:0".parse().unwrap(), 9000),
+            "http://[::1]:9000"
+        );
+        assert_eq!(
+            console_url("192.0.2.7:8080".parse().unwrap(), 8080),
+            "http://192.0.2.7:8080"
+        );
+    }
 }

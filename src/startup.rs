@@ -70,13 +70,19 @@ impl Application {
         );
         let queue_signal = QueueSignal::start(pool.clone());
         let secrets = SecretBox::new(&secret);
+        // Test events from the console reach the inboxes through the web pool, deliveries
+        // through the worker's.
+        let worker_outbound = outbound
+            .clone()
+            .with_inbox(worker_pool.clone(), secrets.clone());
+        let outbound = outbound.with_inbox(pool.clone(), secrets.clone());
         let stop_worker = CancellationToken::new();
         let worker = settings.worker.enabled.then(|| {
             let worker = Worker::new(
                 worker_pool,
                 secrets.clone(),
                 settings.worker.clone(),
-                outbound.clone(),
+                worker_outbound,
                 queue_signal.local(),
             );
             tokio::spawn(worker.run(stop_worker.clone()))
@@ -110,6 +116,7 @@ impl Application {
             queue_signal,
             ingest_caches: Default::default(),
             api_rate_limit,
+            inbox_rate_limit: Default::default(),
             known_clients: crate::auth::known_client::KnownClients::new(
                 secret.derive("known-client"),
             ),

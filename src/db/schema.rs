@@ -127,6 +127,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    test_inbox_requests (id) {
+        id -> Int8,
+        inbox_id -> Int8,
+        received_at -> Timestamptz,
+        via -> Text,
+        headers -> Jsonb,
+        body -> Text,
+        signature -> Text,
+        signature_detail -> Text,
+    }
+}
+
+diesel::table! {
+    test_inboxes (id) {
+        id -> Int8,
+        token -> Text,
+        name -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     test_sends (id) {
         id -> Uuid,
         webhook_id -> Int8,
@@ -247,6 +270,7 @@ diesel::joinable!(webhook_events -> webhooks (webhook_id));
 diesel::joinable!(webhook_headers -> webhooks (webhook_id));
 diesel::joinable!(webhook_flow -> webhooks (webhook_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(test_inbox_requests -> test_inboxes (inbox_id));
 diesel::joinable!(test_sends -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -259,6 +283,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     login_throttle,
     sessions,
+    test_inbox_requests,
+    test_inboxes,
     test_sends,
     users,
     webhook_config_version,

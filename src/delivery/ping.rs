@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::Outbound;
 use super::outcome::{self, DeadReason, Decision};
 use super::payload::{self, Content, OutgoingEvent};
-use super::sender::{self, Exchange};
+use super::sender::Exchange;
 use super::target::{Target, TargetError};
 use crate::domain::secret_box::SecretBox;
 use crate::model::test_send::{self, TestSend};
@@ -93,14 +93,9 @@ pub fn prepare(
 
 /// Sends the prepared test (async; no connection held).
 pub async fn send(outbound: &Outbound, ping: &PreparedPing) -> Exchange {
-    sender::send(
-        &outbound.client,
-        &outbound.policy,
-        &ping.target,
-        ping.test_id,
-        ping.body.clone(),
-    )
-    .await
+    outbound
+        .send(&ping.target, ping.test_id, ping.body.clone())
+        .await
 }
 
 /// Keeps the result in `test_sends` (blocking), with the request headers masked as in the

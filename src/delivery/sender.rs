@@ -144,6 +144,17 @@ pub async fn send(
     }
 }
 
+/// The headers a request to `target` carries, as the history shows them (secrets masked,
+/// signature in clear): what the built-in inbox stores.
+pub fn recorded_request_headers(
+    target: &Target,
+    delivery_id: Uuid,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Value {
+    request_headers(target, delivery_id, body, now).1
+}
+
 /// The headers to send, and the same headers as the history shows them (secrets masked).
 fn request_headers(
     target: &Target,

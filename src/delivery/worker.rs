@@ -28,7 +28,7 @@ use super::lease::{self, LeaseClock};
 use super::outcome::{self, DeadReason, Decision};
 use super::payload::{self, Content, OutgoingEvent};
 use super::recorder::{self, Completed, FlowReport, FlowRules};
-use super::sender::{self, Answer, ErrorKind, Exchange};
+use super::sender::{Answer, ErrorKind, Exchange};
 use super::target::{Target, TargetError};
 use crate::config::WorkerSettings;
 use crate::db::PgPool;
@@ -435,14 +435,7 @@ impl Worker {
                 Ok(content) => {
                     let body = payload::body(job.id, job.target.webhook_id, job.attempt, content);
                     self.sending.lock().expect("sending lock").insert(job.id);
-                    let exchange = sender::send(
-                        &self.outbound.client,
-                        &self.outbound.policy,
-                        &job.target,
-                        job.id,
-                        body,
-                    )
-                    .await;
+                    let exchange = self.outbound.send(&job.target, job.id, body).await;
                     self.sending.lock().expect("sending lock").remove(&job.id);
                     exchange
                 }

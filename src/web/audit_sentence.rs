@@ -39,6 +39,8 @@ pub fn describe(entry: &AuditEntry) -> Sentence {
             },
         ),
         "webhook.ping" => ("sent a test event to webhook", String::new()),
+        "inbox.created" => ("created test inbox", String::new()),
+        "inbox.deleted" => ("deleted test inbox", String::new()),
         "webhook.secret_rotated" => (
             "rotated the signing secret of webhook",
             text("previous_secret_signs_until")

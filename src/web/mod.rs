@@ -15,6 +15,7 @@ pub mod deliveries;
 pub mod error_layout;
 pub mod events;
 pub mod health;
+pub mod inboxes;
 pub mod input;
 pub mod login;
 pub mod page;
@@ -83,6 +84,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     open!(cfg, "/login", get => login::form, post => login::submit);
     open!(cfg, "/healthz", get => health::check);
     open!(cfg, "/static/{file}", get => assets::serve);
+    // The built-in test receiver's receiving end: the unguessable token is the key; bodies
+    // over its limit are 413 before the handler runs.
+    cfg.service(
+        web::resource("/inbox/{token}")
+            .app_data(web::PayloadConfig::new(crate::inbox::MAX_BODY_BYTES))
+            .route(post().to(inboxes::receive_public))
+            .default_service(method_not_allowed(&["post"])),
+    );
 
     // The JSON API: bearer tokens checked in each handler (401/403 as JSON), no CSRF.
     open!(cfg, "/api/v1/openapi.json", get => api::openapi::document);
@@ -145,6 +154,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     route!(cfg, require_manager, "/dead-letters/replay-selected", get => deliveries::dead_letters::confirm_replay_selected, post => deliveries::dead_letters::replay_selected);
     route!(cfg, require_manager, "/dead-letters/discard-selected", get => deliveries::dead_letters::confirm_discard_selected, post => deliveries::dead_letters::discard_selected);
     route!(cfg, require_manager, "/audit", get => audit::list);
+
+    // The built-in test receiver: managers create inboxes and read what they received.
+    route!(cfg, require_manager, "/inboxes", get => inboxes::list, post => inboxes::create);
+    route!(cfg, require_manager, "/inboxes/{id}", get => inboxes::show);
+    route!(cfg, require_manager, "/inboxes/{id}/webhook", post => inboxes::create_webhook);
+    route!(cfg, require_manager, "/inboxes/{id}/delete", get => inboxes::confirm_delete, post => inboxes::delete);
 
     // Admins only: API tokens.
     route!(cfg, require_admin, "/tokens", get => tokens::list, post => tokens::create);

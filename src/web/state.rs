@@ -31,6 +31,8 @@ pub struct AppState {
     pub ingest_caches: crate::ingest::Caches,
     /// Requests per token on the management API.
     pub api_rate_limit: crate::web::api::rate_limit::ApiRateLimit,
+    /// Requests to the built-in test receiver's public endpoint, per inbox and overall.
+    pub inbox_rate_limit: crate::inbox::rate::InboxRateLimit,
     /// Marks browsers that signed in before (exempt from the per-username sign-in ceiling).
     pub known_clients: crate::auth::known_client::KnownClients,
 }

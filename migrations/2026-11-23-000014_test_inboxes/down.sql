@@ -1,0 +1,2 @@
+DROP TABLE test_inbox_requests;
+DROP TABLE test_inboxes;
