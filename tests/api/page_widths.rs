@@ -54,6 +54,18 @@ async fn furnished_console() -> (TestApp, Vec<String>, Receiver) {
         .find(|u| u.username.starts_with("a-viewer"))
         .unwrap()
         .id;
+    let inbox = app
+        .with_conn(|conn| {
+            herald::model::test_inbox::create(
+                conn,
+                "wide-test-inbox-token-0123456789",
+                "Try-out inbox",
+                "test",
+            )
+            .unwrap()
+            .id
+        })
+        .await;
     let pages = [
         "/".to_owned(),
         "/webhooks".into(),
@@ -69,6 +81,9 @@ async fn furnished_console() -> (TestApp, Vec<String>, Receiver) {
         format!("/dead-letters/replay-selected?ids={}", dead.id),
         format!("/dead-letters/discard-selected?ids={}", dead.id),
         "/api-docs".into(),
+        "/inboxes".into(),
+        format!("/inboxes/{inbox}"),
+        format!("/inboxes/{inbox}/delete"),
         "/deliveries".into(),
         format!("/deliveries/{}", dead.id),
         format!("/deliveries/{}/redeliver", dead.id),
