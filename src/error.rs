@@ -27,6 +27,9 @@ pub enum AppError {
     },
     #[error("missing or wrong CSRF token")]
     Csrf,
+    /// A form came back without any session cookie: the browser did not keep it.
+    #[error("no session cookie")]
+    NoSessionCookie,
     #[error("bad request: {0}")]
     BadRequest(String),
     /// A method the address does not answer; the methods it does, for `Allow`.
@@ -206,9 +209,10 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::NeedsRole { .. } | AppError::Csrf => {
-                StatusCode::FORBIDDEN
-            }
+            AppError::Forbidden
+            | AppError::NeedsRole { .. }
+            | AppError::Csrf
+            | AppError::NoSessionCookie => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -237,6 +241,10 @@ impl ResponseError for AppError {
                     &needs_role_message(*needed, *current, *action),
                 );
             }
+            AppError::NoSessionCookie => (
+                "Your browser did not keep Herald's session cookie",
+                "This form was sent without Herald's session cookie, so it cannot be trusted. Over plain http from another machine, browsers refuse Herald's cookie because it is marked Secure: use https, or for a trial set HERALD_COOKIE_SECURE=false. Cookies may also be blocked for this site. Then reload the page and try again.",
+            ),
             AppError::Csrf => (
                 "This form has expired",
                 "The form was not sent from this Herald session, or your session changed since it was shown. Go back, reload the page and try again.",

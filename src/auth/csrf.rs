@@ -48,7 +48,14 @@ pub async fn verify_csrf(
     };
     if !valid {
         // Logged once, at debug, with the request (see `telemetry`): anyone can send these.
-        return Ok(req.error_response(AppError::Csrf));
+        // Without any session cookie the browser dropped it (a Secure cookie over plain http
+        // from another machine, blocked cookies): say that rather than "expired".
+        let refusal = if req.cookie(crate::startup::SESSION_COOKIE).is_none() {
+            AppError::NoSessionCookie
+        } else {
+            AppError::Csrf
+        };
+        return Ok(req.error_response(refusal));
     }
     next.call(req)
         .await

@@ -93,3 +93,27 @@ async fn the_token_is_also_accepted_in_a_header() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_form_sent_without_any_session_cookie_says_the_browser_dropped_it() {
+    let app = spawn_app().await;
+    app.add_user("nadia", Role::Viewer).await;
+    // A browser that refused the (Secure) cookie sends the form without one.
+    let response = reqwest::Client::new()
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("username", "nadia"),
+            ("password", PASSWORD),
+            ("csrf_token", "whatever-the-page-had"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Your browser did not keep Herald") && html.contains("session cookie"),
+        "{html}"
+    );
+    assert!(html.contains("HERALD_COOKIE_SECURE=false"), "{html}");
+}
