@@ -172,9 +172,9 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         if let Some(admin) = first_admin {
             print_first_admin(&admin, &url);
         }
-        println!("Herald is serving the console on {url}/");
+        say(&format!("Herald is serving the console on {url}/"));
         for line in local_receiver_notes(&banner_settings, &url).lines() {
-            println!(" {line}");
+            say(&format!(" {line}"));
         }
         app.run_until_stopped().await?;
         Ok::<_, anyhow::Error>(())
@@ -202,6 +202,7 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    let listen_url = database.url.clone();
     runtime.block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let outbound = crate::delivery::Outbound::new(
@@ -215,12 +216,13 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
             settings.worker.clone(),
             outbound,
             std::sync::Arc::new(tokio::sync::Notify::new()),
+            Some(listen_url),
         );
         let stop = tokio_util::sync::CancellationToken::new();
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
         let running = tokio::spawn(worker.clone().run(stop.clone()));
-        println!("Herald worker {} is delivering", worker.id());
+        say(&format!("Herald worker {} is delivering", worker.id()));
         tokio::select! {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
@@ -344,12 +346,24 @@ fn print_first_admin(admin: &accounts::FirstAdmin, url: &str) {
         .generated_password
         .as_ref()
         .map_or("(the value of HERALD_ADMIN_PASSWORD)", |p| p.expose());
-    println!("================================================================");
-    println!(" Herald created the first admin account. It is shown only once.");
-    println!("   username: {}", admin.username);
-    println!("   password: {password}");
-    println!(" Sign in at {url}/login, then add your own users.");
-    println!("================================================================");
+    say("================================================================");
+    say(" Herald created the first admin account. It is shown only once.");
+    say(&format!("   username: {}", admin.username));
+    say(&format!("   password: {password}"));
+    say(&format!(
+        " Sign in at {url}/login, then add your own users."
+    ));
+    say("================================================================");
+}
+
+/// A line on standard output for a long-running process. `println!` panics when stdout is
+/// closed (a supervisor or a test that stopped reading), which would take the server down;
+/// here a lost line is just lost.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {

@@ -84,6 +84,7 @@ impl Application {
                 settings.worker.clone(),
                 worker_outbound,
                 queue_signal.local(),
+                Some(database_url.clone()),
             );
             tokio::spawn(worker.run(stop_worker.clone()))
         });

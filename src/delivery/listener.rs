@@ -1,89 +1,91 @@
-//! Wakes the worker when another Herald process queues deliveries: a dedicated connection
-//! LISTENs on the channel the ingest transaction NOTIFYs at commit. Diesel offers no blocking
-//! wait for notifications, so the connection's socket is checked every few milliseconds (a
-//! local read, no query); the worker's polling interval covers a lost connection.
-//! Each check is a short blocking task, so the listener never outlives its runtime.
+//! Wakes the worker when another Herald process queues deliveries: a dedicated asynchronous
+//! connection (tokio-postgres, since diesel has no way to wait for a notification) LISTENs on
+//! the channel the ingest transaction NOTIFYs at commit, and sleeps until one arrives — no
+//! polling, so an idle Herald costs nothing here. When the connection is lost, the worker's
+//! polling interval covers the gap and the listener reconnects after a pause.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::prelude::*;
+use futures_util::StreamExt;
 use tokio::sync::Notify;
+use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{PgPool, PooledPg};
 use crate::ingest::NOTIFY_CHANNEL;
 
-const CHECK_EVERY: Duration = Duration::from_millis(5);
+/// How long to wait before connecting again after the connection failed.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 pub fn spawn(
-    pool: PgPool,
+    database_url: String,
     wake: Arc<Notify>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut listening: Option<PooledPg> = None;
         let mut lost = false;
-        let mut ticker = tokio::time::interval(CHECK_EVERY);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
+            let ended = tokio::select! {
+                _ = stop.cancelled() => break,
+                ended = listen(&database_url, &wake, &mut lost) => ended,
+            };
+            // One line when it goes, one when it is back: not one per retry.
+            if !lost {
+                tracing::warn!(
+                    "LISTEN connection lost ({}); relying on polling until it is back",
+                    crate::db::one_line(&ended)
+                );
+                lost = true;
+            }
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = ticker.tick() => {}
+                _ = tokio::time::sleep(RECONNECT_AFTER) => {}
             }
-            let (held, pool) = (listening.take(), pool.clone());
-            let checked = tokio::task::spawn_blocking(move || check(held, &pool)).await;
-            match checked {
-                Ok(Ok((conn, woke))) => {
-                    listening = Some(conn);
-                    if lost {
-                        tracing::info!("LISTEN connection back");
-                        lost = false;
-                    }
-                    if woke {
-                        wake.notify_one();
-                    }
-                }
-                Ok(Err(err)) => {
-                    // One line when it goes, one when it is back: not one per retry.
-                    if !lost {
-                        tracing::warn!(
-                            "LISTEN connection lost ({}); relying on polling until it is back",
-                            crate::db::one_line(&err.to_string())
-                        );
-                        lost = true;
-                    }
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        if let Some(mut conn) = listening {
-            let _ = tokio::task::spawn_blocking(move || {
-                diesel::sql_query(format!("UNLISTEN {NOTIFY_CHANNEL}")).execute(&mut conn)
-            })
-            .await;
         }
     })
 }
 
-/// Drains pending notifications (connecting and LISTENing first if needed).
-fn check(held: Option<PooledPg>, pool: &PgPool) -> anyhow::Result<(PooledPg, bool)> {
-    let mut conn = match held {
-        Some(conn) => conn,
-        None => {
-            let mut conn = pool.get()?;
-            diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}")).execute(&mut conn)?;
-            conn
-        }
+/// Connects, LISTENs and wakes the worker on each notification until the connection ends;
+/// returns why it ended.
+async fn listen(database_url: &str, wake: &Notify, lost: &mut bool) -> String {
+    let (client, mut connection) = match tokio_postgres::connect(database_url, NoTls).await {
+        Ok(pair) => pair,
+        Err(err) => return err.to_string(),
     };
-    let mut woke = false;
-    for notification in conn.notifications_iter() {
-        notification?;
-        woke = true;
+    // The connection object does the socket work; its messages carry the notifications.
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    let statement = format!("LISTEN {NOTIFY_CHANNEL}");
+    let subscribe = client.batch_execute(&statement);
+    tokio::pin!(subscribe);
+    // The LISTEN needs the connection driven while it runs.
+    loop {
+        tokio::select! {
+            done = &mut subscribe => {
+                if let Err(err) = done {
+                    return err.to_string();
+                }
+                break;
+            }
+            message = messages.next() => match message {
+                Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return err.to_string(),
+                None => return "the server closed the connection".into(),
+            },
+        }
     }
-    Ok((conn, woke))
+    if *lost {
+        tracing::info!("LISTEN connection back");
+        *lost = false;
+    }
+    // A notification sent while there was no listener is covered by one poll now.
+    wake.notify_one();
+    loop {
+        match messages.next().await {
+            Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
+            Some(Ok(_)) => {}
+            Some(Err(err)) => return err.to_string(),
+            None => return "the server closed the connection".into(),
+        }
+    }
 }

@@ -69,6 +69,8 @@ pub struct Worker {
     known_clean: Mutex<HashSet<i64>>,
     /// Deliveries whose request is on the wire now (abandoned ones are recorded on stop).
     sending: Mutex<HashSet<Uuid>>,
+    /// Where the LISTEN connection goes (`None`: no listener, polling only).
+    listen_url: Option<String>,
 }
 
 /// A claimed delivery, ready to send.
@@ -90,6 +92,7 @@ impl Worker {
         settings: WorkerSettings,
         outbound: Outbound,
         wake: Arc<Notify>,
+        listen_url: Option<String>,
     ) -> Arc<Self> {
         let settings_lease = settings.lease;
         Arc::new(Self {
@@ -105,6 +108,7 @@ impl Worker {
             finished_unrecorded: Mutex::new(HashMap::new()),
             known_clean: Mutex::new(HashSet::new()),
             sending: Mutex::new(HashSet::new()),
+            listen_url,
         })
     }
 
@@ -115,7 +119,10 @@ impl Worker {
     /// Runs until `stop` is cancelled, then shuts down gracefully.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "delivery worker started");
-        let listener = super::listener::spawn(self.pool.clone(), self.wake.clone(), stop.clone());
+        let listener = self
+            .listen_url
+            .clone()
+            .map(|url| super::listener::spawn(url, self.wake.clone(), stop.clone()));
         let retention = crate::retention::spawn(
             self.pool.clone(),
             self.settings.retention,
@@ -230,7 +237,9 @@ impl Worker {
         }
         drop(done_tx);
         let _ = recorder.await;
-        let _ = listener.await;
+        if let Some(listener) = listener {
+            let _ = listener.await;
+        }
         let _ = retention.await;
         heartbeat_stop.cancel();
         let _ = heartbeat.await;

@@ -21,12 +21,18 @@ struct WorkerProcess(Child);
 impl WorkerProcess {
     /// Starts a worker on the app's database and waits until it says it is delivering.
     async fn start(app: &TestApp) -> Self {
+        Self::start_polling_every(app, "100").await
+    }
+
+    /// Like [`start`](Self::start), looking for due deliveries every `poll_ms` when nothing
+    /// wakes it.
+    async fn start_polling_every(app: &TestApp, poll_ms: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("worker")
             .env("DATABASE_URL", &app.database.url)
             .env("HERALD_SECRET_KEY", &app.secret_key_text)
             .env("HERALD_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-            .env("HERALD_WORKER_POLL_MS", "100")
+            .env("HERALD_WORKER_POLL_MS", poll_ms)
             .env("HERALD_WORKER_LEASE_SECONDS", "3")
             .env("HERALD_WORKER_SHUTDOWN_SECONDS", "10")
             .env("RUST_LOG", "warn")
@@ -70,6 +76,38 @@ impl Drop for WorkerProcess {
 
 async fn app_without_worker() -> TestApp {
     spawn_app_with(|s| s.worker.enabled = false).await
+}
+
+#[tokio::test]
+async fn a_worker_process_is_woken_by_the_notification_not_by_polling() {
+    let app = app_without_worker().await;
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let (hook, _) = create_webhook(&app, &receiver.url, |_| {}).await;
+    // It would look for work only once a minute on its own: only the LISTEN connection can
+    // make this delivery arrive within the deadline.
+    let _worker = WorkerProcess::start_polling_every(&app, "60000").await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let posted = post_events(
+        &app,
+        &ingest,
+        &json!({ "type": "course.completed", "data": {} }),
+    )
+    .await;
+    assert_eq!(posted.status(), 202);
+    // (Posted before the listener connected, it is still found: the listener wakes the worker
+    // once it is connected.)
+    eventually(
+        Duration::from_secs(15),
+        "a delivery woken by NOTIFY",
+        || async {
+            deliveries_of(&app, hook.id)
+                .await
+                .into_iter()
+                .any(|d| d.status == "delivered")
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
