@@ -237,10 +237,7 @@ pub async fn confirm_rotate(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let found = state
-        .run(move |conn| webhook::find(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = super::load_webhook(&state, id).await?;
     if !found.signing_enabled {
         session.flash(
             FlashLevel::Error,
@@ -365,10 +362,7 @@ pub async fn confirm_expire_previous(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let found = state
-        .run(move |conn| webhook::find(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = super::load_webhook(&state, id).await?;
     let until = found
         .previous_secret_active(chrono::Utc::now())
         .then_some(found.previous_secret_expires_at)

@@ -9,7 +9,17 @@ pub mod secret;
 pub mod test_ping;
 
 use crate::error::AppError;
+use crate::model::webhook::{self, Webhook};
+use crate::web::state::AppState;
 use crate::webhooks::service::WebhookError;
+
+/// The webhook `id`, or the 404 page.
+pub async fn load_webhook(state: &AppState, id: i64) -> Result<Webhook, AppError> {
+    state
+        .run(move |conn| webhook::find(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)
+}
 
 impl From<WebhookError> for AppError {
     fn from(err: WebhookError) -> Self {

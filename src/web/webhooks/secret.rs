@@ -7,7 +7,7 @@ use askama::Template;
 
 use crate::auth::session::TypedSession;
 use crate::error::AppError;
-use crate::model::webhook::{self, Webhook};
+use crate::model::webhook::Webhook;
 use crate::web::page::{PageContext, render};
 use crate::web::shown_once::{self, Occasion, Shown, Target};
 use crate::web::state::AppState;
@@ -57,10 +57,7 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let found = state
-        .run(move |conn| webhook::find(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = super::load_webhook(&state, id).await?;
     let shown = shown_once::take(&session, &state.secrets, Target::WebhookSecret(id))
         .filter(|shown| shown.occasion != Occasion::TokenCreated);
     render(&SecretPage {
