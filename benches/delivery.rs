@@ -37,6 +37,8 @@ use serde_json::json;
 
 // The scenarios' parts live in benches/delivery/ (not benches/, where cargo would take each
 // file for a benchmark of its own).
+#[path = "delivery/dbwork.rs"]
+mod dbwork;
 #[path = "delivery/measure.rs"]
 mod measure;
 #[path = "delivery/noisy.rs"]
@@ -45,6 +47,8 @@ mod noisy;
 mod overload;
 #[path = "delivery/receivers.rs"]
 mod receivers;
+#[path = "delivery/scale.rs"]
+mod scale;
 #[path = "delivery/takeover.rs"]
 mod takeover;
 
@@ -144,94 +148,89 @@ async fn run() -> anyhow::Result<()> {
         &token,
         &receipts,
         origin,
-        "course.completed",
-        500,
-        1,
-        16,
-        1,
+        Load {
+            event_type: "course.completed",
+            events: 500,
+            per_call: 1,
+            clients: 16,
+            fan_out: 1,
+        },
     )
     .await?;
 
     // BENCH_SCENARIOS=single,batch,fanout,latency,noisy,overload,takeover picks some (all by default).
-    let wanted = std::env::var("BENCH_SCENARIOS")
-        .unwrap_or_else(|_| "single,batch,fanout,latency,noisy,overload,takeover".into());
+    let wanted = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| {
+        "single,batch,fanout,latency,idle,scale,noisy,overload,takeover".into()
+    });
     let wants = |name: &str| wanted.split(',').any(|w| w.trim() == name);
     let runs: usize = measure::env_number("BENCH_RUNS", 3)?;
+    let latency_seconds: u64 = measure::env_number("BENCH_LATENCY_SECONDS", 30)?;
     if wants("single") {
-        let single = scenario(
-            &client,
-            &api,
-            &token,
+        throughput(
+            &bench,
             &receipts,
-            origin,
-            "course.completed",
-            20_000,
-            1,
-            16,
-            1,
+            "20,000 events → 1 webhook, 1 event per call, 16 clients",
+            Load {
+                event_type: "course.completed",
+                events: 20_000,
+                per_call: 1,
+                clients: 16,
+                fan_out: 1,
+            },
+            runs,
         )
         .await?;
-        report(
-            "20,000 events → 1 webhook, 1 event per call, 16 clients",
-            &single,
-        );
         bench.herald.print_memory();
     }
     if wants("batch") {
-        let batch = scenario(
-            &client,
-            &api,
-            &token,
+        throughput(
+            &bench,
             &receipts,
-            origin,
-            "course.completed",
-            20_000,
-            500,
-            4,
-            1,
+            "20,000 events → 1 webhook, batches of 500, 4 clients",
+            Load {
+                event_type: "course.completed",
+                events: 20_000,
+                per_call: 500,
+                clients: 4,
+                fan_out: 1,
+            },
+            runs,
         )
         .await?;
-        report(
-            "20,000 events → 1 webhook, batches of 500, 4 clients",
-            &batch,
-        );
         bench.herald.print_memory();
     }
     if wants("fanout") {
-        let fan_out = scenario(
-            &client,
-            &api,
-            &token,
+        throughput(
+            &bench,
             &receipts,
-            origin,
-            "badge.awarded",
-            2_000,
-            1,
-            16,
-            10,
+            "2,000 events → 10 webhooks (20,000 deliveries), 1 per call",
+            Load {
+                event_type: "badge.awarded",
+                events: 2_000,
+                per_call: 1,
+                clients: 16,
+                fan_out: 10,
+            },
+            runs,
         )
         .await?;
-        report(
-            "2,000 events → 10 webhooks (20,000 deliveries), 1 per call",
-            &fan_out,
-        );
         bench.herald.print_memory();
     }
     if wants("latency") {
-        let (p50, p99, max) = steady_latency(
-            &client,
-            &api,
-            &token,
+        latency(
+            &bench,
             &receipts,
-            origin,
             200,
-            Duration::from_secs(15),
+            Duration::from_secs(latency_seconds),
+            runs,
         )
         .await?;
-        println!(
-            "{:<60} p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
-            "latency, ingest → receipt, steady 200 events/s for 15 s", p50, p99, max
-        );
+    }
+    if wants("idle") {
+        idle(&bench, runs).await?;
+    }
+    if wants("scale") {
+        scale::run(&mut bench, runs).await?;
     }
     if wants("noisy") {
         noisy::run(&bench, runs).await?;
@@ -286,7 +285,12 @@ impl Bench {
 
     /// Starts `herald serve` again (on a new port).
     fn start_herald(&mut self) -> anyhow::Result<()> {
-        self.herald = Herald::start(&self.database_url, &self.key_text)?;
+        self.start_herald_with(&[])
+    }
+
+    /// Starts `herald serve` again with more settings (`HERALD_RUN_WORKER=false`, say).
+    fn start_herald_with(&mut self, settings: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.herald = Herald::start_with(&self.database_url, &self.key_text, settings)?;
         self.api = format!("{}/api/v1/events", self.herald.url);
         Ok(())
     }
@@ -299,29 +303,104 @@ struct Figures {
     deliver_seconds: f64,
 }
 
-fn report(title: &str, f: &Figures) {
-    println!(
-        "{title:<60}\n    accepted {:>8.0} events/s   delivered {:>8.0} deliveries/s",
-        f.events as f64 / f.accept_seconds,
-        f.deliveries as f64 / f.deliver_seconds
-    );
+/// One throughput load: `events` events posted `per_call` per request by `clients` at once,
+/// each delivered to `fan_out` webhooks.
+#[derive(Clone, Copy)]
+struct Load {
+    event_type: &'static str,
+    events: u64,
+    per_call: u64,
+    clients: u64,
+    fan_out: u64,
 }
 
-/// Posts `events` events (`per_call` per request, `clients` at once) and waits until the
-/// receiver has `events * fan_out` deliveries.
-#[allow(clippy::too_many_arguments)]
+/// Runs `load` `runs` times; prints each run's database work and CPU, then min/median/max.
+async fn throughput(
+    bench: &Bench,
+    receipts: &Arc<Receipts>,
+    title: &str,
+    load: Load,
+    runs: usize,
+) -> anyhow::Result<()> {
+    let mut figures = measure::Runs::default();
+    println!("{title}");
+    for run in 1..=runs {
+        let baseline = bench.db(dbwork::start).await?;
+        let before = bench.snapshot();
+        let f = scenario(
+            &bench.client,
+            &bench.api,
+            &bench.token,
+            receipts,
+            bench.origin,
+            load,
+        )
+        .await?;
+        let usage = bench.snapshot().since(&before);
+        let deliveries = f.deliveries;
+        let breakdown = bench
+            .db(move |conn| dbwork::finish(conn, &baseline, deliveries))
+            .await?;
+        println!("  run {run}: {usage}");
+        if run == runs {
+            breakdown.print();
+        }
+        figures.add("accepted events/s", f.events as f64 / f.accept_seconds);
+        figures.add(
+            "delivered deliveries/s",
+            f.deliveries as f64 / f.deliver_seconds,
+        );
+        add_cost(&mut figures, &usage, &breakdown, f.deliveries);
+    }
+    figures.print(title);
+    Ok(())
+}
+
+/// CPU and database work per delivery.
+fn add_cost(
+    figures: &mut measure::Runs,
+    usage: &measure::Usage,
+    breakdown: &dbwork::Breakdown,
+    deliveries: u64,
+) {
+    let per = |seconds: f64| seconds * 1000.0 / deliveries.max(1) as f64;
+    figures.add("Herald CPU ms per delivery", per(usage.herald_seconds));
+    if let Some(postgres) = usage.postgres_seconds {
+        figures.add("PostgreSQL CPU ms per delivery", per(postgres));
+    }
+    figures.add("commits per delivery", breakdown.commits);
+    figures.add("WAL bytes per delivery", breakdown.wal_bytes);
+    let (written, updated, hot) = breakdown.rows_written();
+    figures.add("rows written per delivery", written);
+    figures.add("of which non-HOT updates", updated - hot);
+    if breakdown.statements_per_delivery() > 0.0 {
+        figures.add(
+            "statements per delivery",
+            breakdown.statements_per_delivery(),
+        );
+        figures.add(
+            "statement ms per delivery",
+            breakdown.statement_ms_per_delivery(),
+        );
+    }
+}
+
+/// Posts `load.events` events and waits until the receiver has every delivery.
 async fn scenario(
     client: &reqwest::Client,
     api: &str,
     token: &str,
     receipts: &Arc<Receipts>,
     origin: Instant,
-    event_type: &'static str,
-    events: u64,
-    per_call: u64,
-    clients: u64,
-    fan_out: u64,
+    load: Load,
 ) -> anyhow::Result<Figures> {
+    let Load {
+        event_type,
+        events,
+        per_call,
+        clients,
+        fan_out,
+    } = load;
     let before = receipts.count.load(Ordering::SeqCst);
     let expected = before + events * fan_out;
     let calls = events / per_call;
@@ -379,6 +458,79 @@ async fn scenario(
         accept_seconds,
         deliver_seconds,
     })
+}
+
+/// Steady open-loop load: `rate` events per second for `duration`, `runs` times; prints the
+/// ingest-to-receipt latency and what each delivery cost.
+async fn latency(
+    bench: &Bench,
+    receipts: &Arc<Receipts>,
+    rate: u64,
+    duration: Duration,
+    runs: usize,
+) -> anyhow::Result<()> {
+    let title = format!(
+        "latency, ingest → receipt, steady {rate} events/s for {} s",
+        duration.as_secs()
+    );
+    println!("{title}");
+    let mut figures = measure::Runs::default();
+    for run in 1..=runs {
+        let baseline = bench.db(dbwork::start).await?;
+        let before = bench.snapshot();
+        let (p50, p99, max) = steady_latency(
+            &bench.client,
+            &bench.api,
+            &bench.token,
+            receipts,
+            bench.origin,
+            rate,
+            duration,
+        )
+        .await?;
+        let usage = bench.snapshot().since(&before);
+        let deliveries = rate * duration.as_secs();
+        let breakdown = bench
+            .db(move |conn| dbwork::finish(conn, &baseline, deliveries))
+            .await?;
+        println!("  run {run}: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; {usage}");
+        if run == runs {
+            breakdown.print();
+        }
+        figures.add("p50 ms", p50);
+        figures.add("p99 ms", p99);
+        figures.add("max ms", max);
+        add_cost(&mut figures, &usage, &breakdown, deliveries);
+    }
+    figures.print(&title);
+    Ok(())
+}
+
+/// Nothing queued: the CPU Herald and PostgreSQL use per minute while waiting.
+async fn idle(bench: &Bench, runs: usize) -> anyhow::Result<()> {
+    let seconds: u64 = measure::env_number("BENCH_IDLE_SECONDS", 60)?;
+    let title = format!("idle, nothing queued, {seconds} s");
+    println!("{title}");
+    // Let the last scenario's retention, statistics and autovacuum settle first.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut figures = measure::Runs::default();
+    for run in 1..=runs {
+        let before = bench.snapshot();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let usage = bench.snapshot().since(&before);
+        println!("  run {run}: {usage}");
+        let per_minute = |s: f64| s * 60.0 / usage.wall_seconds;
+        figures.add("Herald CPU s per minute", per_minute(usage.herald_seconds));
+        if let Some(postgres) = usage.postgres_seconds {
+            figures.add("PostgreSQL CPU s per minute", per_minute(postgres));
+            figures.add(
+                "Herald + PostgreSQL CPU s per minute",
+                per_minute(usage.herald_seconds + postgres),
+            );
+        }
+    }
+    figures.print(&title);
+    Ok(())
 }
 
 /// Posts `rate` events per second for `duration`; returns latency p50, p99 and max in ms.
@@ -504,7 +656,14 @@ fn database(dir: &std::path::Path) -> anyhow::Result<(String, Option<EmbeddedPos
         return Ok((parsed.to_string(), None));
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-    let cluster = EmbeddedPostgres::start(&dir.join("pg"), ClusterOptions::default())?;
+    // Herald's own settings (durable), plus pg_stat_statements for the breakdown.
+    let cluster = EmbeddedPostgres::start(
+        &dir.join("pg"),
+        ClusterOptions {
+            track_statements: true,
+            ..ClusterOptions::default()
+        },
+    )?;
     Ok((cluster.url("herald"), Some(cluster)))
 }
 
@@ -558,8 +717,17 @@ struct Herald {
 
 impl Herald {
     fn start(database_url: &str, key: &str) -> anyhow::Result<Self> {
+        Self::start_with(database_url, key, &[])
+    }
+
+    fn start_with(
+        database_url: &str,
+        key: &str,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("serve")
+            .envs(settings.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("HERALD_SECRET_KEY", key)
             .env("HERALD_BIND", "127.0.0.1:0")

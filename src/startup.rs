@@ -91,10 +91,26 @@ impl Application {
         let stop_monitor = CancellationToken::new();
         let (database, monitor) =
             crate::db::monitor::start(&database_url, stop_monitor.clone()).await;
+        // Ingest writes in groups on `ingest_concurrency` connections; many more requests
+        // may wait for a group than there are connections (each costs no database work).
         let ingest_admission = crate::ingest::admission::Admission::new(
-            settings.ingest_concurrency,
+            settings.ingest_concurrency * crate::ingest::committer::ADMITTED_PER_WRITER,
             settings.ingest_wait,
         );
+        let ingest_committer = {
+            let (pool, database) = (pool.clone(), database.clone());
+            crate::ingest::committer::Committer::start(
+                pool.clone(),
+                Default::default(),
+                settings.ingest_concurrency,
+                Arc::new(move |pool| {
+                    crate::web::state::checkout(pool, &database).map_err(|err| match err {
+                        crate::error::AppError::Unavailable(reason) => reason,
+                        other => crate::error::Unavailable::Database(other.to_string()),
+                    })
+                }),
+            )
+        };
         let api_rate_limit = crate::web::api::rate_limit::ApiRateLimit::new(
             settings.api_rate_per_second,
             settings.api_burst,
@@ -115,7 +131,7 @@ impl Application {
             secrets,
             outbound,
             queue_signal,
-            ingest_caches: Default::default(),
+            ingest_committer,
             api_rate_limit,
             inbox_rate_limit: Default::default(),
             known_clients: crate::auth::known_client::KnownClients::new(

@@ -133,7 +133,7 @@ pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: i64) -> QueryResult<Op
     })
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthFailure {
     /// No token, an unknown one, or a revoked one: 401.
     Unauthenticated(&'static str),

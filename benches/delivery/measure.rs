@@ -185,8 +185,14 @@ impl Runs {
             let mut sorted = values.clone();
             sorted.sort_by(f64::total_cmp);
             let at = |q| percentile(&sorted, q).unwrap_or(f64::NAN);
+            // Small figures (ms per delivery, commits per delivery) need more places.
+            let places = if sorted.iter().all(|v| v.abs() < 10.0) {
+                3
+            } else {
+                1
+            };
             println!(
-                "    {label:<46} {:>9.1} {:>9.1} {:>9.1}",
+                "    {label:<46} {:>9.places$} {:>9.places$} {:>9.places$}",
                 at(0.0),
                 at(0.5),
                 at(1.0)

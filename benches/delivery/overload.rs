@@ -63,11 +63,13 @@ pub async fn run(bench: &Bench, receipts: &Arc<Receipts>, runs: usize) -> anyhow
             &bench.token,
             receipts,
             bench.origin,
-            EVENT_TYPE,
-            UNLOADED_EVENTS,
-            500,
-            4,
-            1,
+            super::Load {
+                event_type: EVENT_TYPE,
+                events: UNLOADED_EVENTS,
+                per_call: 500,
+                clients: 4,
+                fan_out: 1,
+            },
         )
         .await?;
         let unloaded_rate = unloaded.deliveries as f64 / unloaded.deliver_seconds;

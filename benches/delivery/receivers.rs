@@ -153,6 +153,8 @@ pub enum ArrivalReply {
     /// Hold a delivery's first request (until released, at most this long), then 200;
     /// answer its later requests 200 at once.
     HoldFirst { at_most: Duration },
+    /// 204 at once, every time.
+    Immediate,
 }
 
 /// When each delivery (by its `webhook-id` header) reached the receiver.
@@ -245,6 +247,7 @@ pub fn start_arrivals_receiver(
                     } => HttpResponse::TooManyRequests()
                         .insert_header(("Retry-After", retry_after_seconds.to_string()))
                         .finish(),
+                    ArrivalReply::Immediate => HttpResponse::NoContent().finish(),
                     ArrivalReply::HoldFirst { at_most } => {
                         if first {
                             tokio::select! {

@@ -120,11 +120,11 @@ async fn emit(bench: &Bench, count: usize, run: usize) -> anyhow::Result<()> {
 }
 
 /// A `herald worker` process, killed when dropped.
-struct WorkerProcess(Child);
+pub struct WorkerProcess(Child);
 
 impl WorkerProcess {
     /// Starts a worker and waits (bounded) until it says it is delivering.
-    async fn start(bench: &Bench) -> anyhow::Result<Self> {
+    pub async fn start(bench: &Bench) -> anyhow::Result<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("worker")
             .env("DATABASE_URL", &bench.database_url)
@@ -155,7 +155,7 @@ impl WorkerProcess {
         }
     }
 
-    fn ticks(&self) -> u64 {
+    pub fn ticks(&self) -> u64 {
         process_ticks(self.0.id()).unwrap_or(0)
     }
 
@@ -166,7 +166,7 @@ impl WorkerProcess {
     }
 
     /// SIGTERM, then waits (bounded) for a graceful exit.
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.0.id() as i32),
             nix::sys::signal::Signal::SIGTERM,

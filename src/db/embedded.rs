@@ -28,6 +28,8 @@ const MAX_SOCKET_DIR_LEN: usize = 90;
 pub struct ClusterOptions {
     pub durable: bool,
     pub max_connections: u32,
+    /// Load `pg_stat_statements` (the benchmark's breakdown of database work per delivery).
+    pub track_statements: bool,
 }
 
 impl Default for ClusterOptions {
@@ -35,6 +37,7 @@ impl Default for ClusterOptions {
         Self {
             durable: true,
             max_connections: 100,
+            track_statements: false,
         }
     }
 }
@@ -179,7 +182,23 @@ impl EmbeddedPostgres {
                 "-c",
                 &format!("max_connections={}", options.max_connections),
             ]);
-        if !options.durable {
+        if options.track_statements {
+            command.args(["-c", "shared_preload_libraries=pg_stat_statements"]);
+        }
+        if options.durable {
+            // Durable (fsync, synchronous commit, full-page writes all on), tuned for a queue:
+            // checkpoints less often, so fewer full-page images follow each one (most of the
+            // WAL of an update-heavy table right after a checkpoint), and compressed when
+            // they are written.
+            command.args([
+                "-c",
+                "checkpoint_timeout=15min",
+                "-c",
+                "max_wal_size=2GB",
+                "-c",
+                "wal_compression=on",
+            ]);
+        } else {
             command.args([
                 "-c",
                 "fsync=off",

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::local_queues::PREFETCH_ROUNDS;
 use super::scheduler::{self, Candidate, RateSchedule};
 use crate::model::delivery::{self, Claimed, Quota};
 use crate::model::webhook_flow::{self, WebhookFlow};
@@ -29,6 +30,8 @@ pub struct ClaimOutcome {
     pub held_back: bool,
     /// The flow state of every webhook looked at (the recorder skips clean ones).
     pub flows: Vec<WebhookFlow>,
+    /// Per webhook that gave deliveries: how many of its requests may be on the wire at once.
+    pub wire_limits: HashMap<i64, usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +43,14 @@ pub struct ClaimLimits {
     pub lease_seconds: i32,
 }
 
+/// What the worker holds now, for prefetching: deliveries claimed and not yet answered, per
+/// webhook, and the webhooks whose recent requests were quick.
+#[derive(Debug, Default)]
+pub struct Holdings {
+    pub held: HashMap<i64, i64>,
+    pub fast: HashSet<i64>,
+}
+
 /// Claims for `worker`. `finished_unrecorded` says, per webhook, how many of this worker's
 /// deliveries have their answer but are not yet written: they still count as in flight in the
 /// database but no longer hold the receiver. It is read after the database count, and the
@@ -48,6 +59,7 @@ pub fn claim(
     conn: &mut PgConnection,
     worker: &str,
     limits: ClaimLimits,
+    holdings: &Holdings,
     finished_unrecorded: impl Fn() -> HashMap<i64, i64>,
 ) -> QueryResult<ClaimOutcome> {
     conn.transaction(|conn| {
@@ -64,9 +76,11 @@ pub fn claim(
         };
         let now = Utc::now();
         let horizon = chrono::Duration::milliseconds(RATE_HORIZON_MS);
+        let mut wire_limits = HashMap::new();
         let candidates: Vec<Candidate> = due
             .iter()
             .map(|hook| {
+                let webhook_id = hook.flow.webhook_id;
                 let own_limit = i64::from(hook.max_in_flight).min(limits.concurrency as i64);
                 let limit = if hook.flow.failing() {
                     1
@@ -75,12 +89,26 @@ pub fn claim(
                         .ramp
                         .map_or(own_limit, |r| own_limit.min(i64::from(r)))
                 };
+                wire_limits.insert(webhook_id, limit.max(1) as usize);
+                let in_flight = in_flight(webhook_id);
+                // A quick, clean webhook no other worker sends for may be claimed for several
+                // rounds at once: this worker keeps its requests on the wire within `limit`.
+                let others = in_flight - holdings.held.get(&webhook_id).copied().unwrap_or(0);
+                let prefetch = others <= 0
+                    && !hook.flow.failing()
+                    && hook.flow.ramp.is_none()
+                    && hook.rate_limit_per_second.is_none()
+                    && holdings.fast.contains(&webhook_id);
                 Candidate {
-                    webhook_id: hook.flow.webhook_id,
+                    webhook_id,
                     oldest_due: hook.oldest_due,
                     due: hook.due,
-                    in_flight: in_flight(hook.flow.webhook_id),
-                    limit,
+                    in_flight,
+                    limit: if prefetch {
+                        limit * PREFETCH_ROUNDS
+                    } else {
+                        limit
+                    },
                     rate_allowance: rate_schedule(hook.rate_limit_per_second, &hook.flow)
                         .map(|schedule| schedule.allowance(now, horizon)),
                 }
@@ -139,6 +167,7 @@ pub fn claim(
         webhook_flow::save(conn, &changed)?;
         outcome.deliveries = deliveries;
         outcome.flows = flows;
+        outcome.wire_limits = wire_limits;
         Ok(outcome)
     })
 }

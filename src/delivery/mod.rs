@@ -7,6 +7,7 @@ pub mod claim;
 pub mod echo_redaction;
 pub mod lease;
 pub mod listener;
+pub mod local_queues;
 pub mod masking;
 pub mod outbound;
 pub mod outcome;

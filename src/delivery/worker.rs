@@ -25,6 +25,7 @@ use super::Outbound;
 use super::breaker::Signal;
 use super::claim::{self, ClaimLimits};
 use super::lease::{self, LeaseClock};
+use super::local_queues::LocalQueues;
 use super::outcome::{self, DeadReason, Decision};
 use super::payload::{self, Content, OutgoingEvent};
 use super::recorder::{self, Completed, FlowReport, FlowRules};
@@ -71,6 +72,8 @@ pub struct Worker {
     sending: Mutex<HashSet<Uuid>>,
     /// Where the LISTEN connection goes (`None`: no listener, polling only).
     listen_url: Option<String>,
+    /// Claimed deliveries waiting for a request slot, and requests on the wire, per webhook.
+    queues: Mutex<LocalQueues<Job>>,
 }
 
 /// A claimed delivery, ready to send.
@@ -109,6 +112,7 @@ impl Worker {
             known_clean: Mutex::new(HashSet::new()),
             sending: Mutex::new(HashSet::new()),
             listen_url,
+            queues: Mutex::new(LocalQueues::default()),
         })
     }
 
@@ -141,6 +145,8 @@ impl Worker {
             heartbeat_stop.clone(),
         );
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
+        // Deliveries held at most (on the wire and waiting): room for fast webhooks' extra.
+        let capacity = self.settings.concurrency * 2;
         let mut in_flight = JoinSet::new();
         let mut last_reclaim: Option<Instant> = None;
         let mut claim_failing = false;
@@ -151,9 +157,12 @@ impl Worker {
                 last_reclaim = Some(Instant::now());
                 self.reclaim_expired().await;
             }
-            let available = permits.available_permits();
-            if available == 0 {
-                // Every slot is busy: wait for a request to finish.
+            self.dispatch(&permits, &mut in_flight, &done_tx);
+            let room = capacity
+                .saturating_sub(self.queues.lock().expect("queues lock").held())
+                .min(CLAIM_BATCH);
+            if room == 0 {
+                // Holding all it may: wait for a request to finish.
                 tokio::select! {
                     _ = in_flight.join_next() => {}
                     _ = stop.cancelled() => break,
@@ -162,11 +171,14 @@ impl Worker {
             }
             // Few slots free: let a couple of milliseconds' worth of requests finish too, so one
             // claim serves several (a claim is a database round trip).
+            let available = permits.available_permits();
             if available < (self.settings.concurrency / 4).max(1) && !in_flight.is_empty() {
                 pause(&stop, CLAIM_COALESCE).await;
             }
-            let available = permits.available_permits();
-            let limit = available.min(CLAIM_BATCH);
+            let limit = capacity
+                .saturating_sub(self.queues.lock().expect("queues lock").held())
+                .min(CLAIM_BATCH)
+                .max(1);
             let claimed_at = Instant::now();
             let claimed = {
                 let worker = self.clone();
@@ -187,12 +199,16 @@ impl Worker {
                     for completed in claimed.skipped {
                         let _ = done_tx.send(completed).await;
                     }
-                    for job in claimed.jobs {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        in_flight.spawn(self.clone().deliver(job, permit, done_tx.clone()));
+                    {
+                        let mut queues = self.queues.lock().expect("queues lock");
+                        for job in claimed.jobs {
+                            let webhook_id = job.target.webhook_id;
+                            let wire_limit =
+                                claimed.wire_limits.get(&webhook_id).copied().unwrap_or(1);
+                            queues.push(webhook_id, wire_limit, [job]);
+                        }
                     }
+                    self.dispatch(&permits, &mut in_flight, &done_tx);
                     if taken >= limit {
                         continue;
                     }
@@ -211,15 +227,17 @@ impl Worker {
                 }
                 Err(err) => tracing::error!("claim task failed: {err}"),
             }
+            let waiting = self.queues.lock().expect("queues lock").held() > in_flight.len();
             tokio::select! {
                 _ = self.wake.notified() => {
                     // Let a burst of events gather: one claim for many, at a cost of
                     // a couple of milliseconds of latency.
                     pause(&stop, CLAIM_COALESCE).await;
                 }
-                // A held-back webhook has room again: claim at once (the claim's own round
-                // trip lets other requests finish meanwhile).
-                _ = self.finished.notified(), if held_back => {}
+                // A held-back webhook has room again, or a waiting delivery may go out now:
+                // claim and send at once (the claim's own round trip lets other requests
+                // finish meanwhile).
+                _ = self.finished.notified(), if held_back || waiting => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
                 _ = stop.cancelled() => {}
             }
@@ -289,7 +307,18 @@ impl Worker {
             concurrency: self.settings.concurrency,
             lease_seconds: self.clock.lease_seconds(),
         };
-        let mut claimed = claim::claim(&mut conn, &self.id, limits, || {
+        let holdings = {
+            let queues = self.queues.lock().expect("queues lock");
+            let held = queues.held_by_webhook();
+            let fast = held
+                .keys()
+                .copied()
+                .chain(self.known_clean.lock().expect("clean lock").iter().copied())
+                .filter(|id| queues.is_fast(*id))
+                .collect();
+            claim::Holdings { held, fast }
+        };
+        let mut claimed = claim::claim(&mut conn, &self.id, limits, &holdings, || {
             self.finished_unrecorded
                 .lock()
                 .expect("finished lock")
@@ -370,7 +399,54 @@ impl Worker {
             jobs,
             skipped,
             held_back: claimed.held_back,
+            wire_limits: claimed.wire_limits,
         })
+    }
+
+    /// Sends what may go out now: free slots, dealt to webhooks in turn within their limits.
+    fn dispatch(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        done: &mpsc::Sender<Completed>,
+    ) {
+        loop {
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                return;
+            };
+            let Some((_, job)) = self.queues.lock().expect("queues lock").next_ready() else {
+                return;
+            };
+            in_flight.spawn(self.clone().deliver(job, permit, done.clone()));
+        }
+    }
+
+    /// A webhook started failing or asked for a pause: what this worker holds for it and has
+    /// not sent goes back to the queue, to be claimed under the breaker's rules.
+    fn hand_back_waiting(self: &Arc<Self>, webhook_id: i64) {
+        let waiting = self
+            .queues
+            .lock()
+            .expect("queues lock")
+            .take_waiting(webhook_id);
+        if waiting.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = waiting.iter().map(|job| job.id).collect();
+        let worker = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let released = worker
+                .pool
+                .get()
+                .map_err(anyhow::Error::from)
+                .and_then(|mut conn| Ok(delivery::release_ids(&mut conn, &worker.id, &ids)?));
+            // Whether or not that worked, they are no longer this worker's: an expired lease is
+            // taken back (as an attempt of unknown outcome, though none was made).
+            worker.clock.let_go(&ids);
+            if let Err(err) = released {
+                tracing::warn!("could not hand back {} deliveries: {err:#}", ids.len());
+            }
+        });
     }
 
     fn remember_flows(&self, flows: &[WebhookFlow]) {
@@ -451,7 +527,10 @@ impl Worker {
                 Err(problem) => Exchange::not_sent(ErrorKind::Io, problem.clone()),
             }
         };
+        let started = Instant::now();
+        let webhook_id = job.target.webhook_id;
         let Some(exchange) = self.clock.within_lease(job.claimed_at, send).await else {
+            self.queues.lock().expect("queues lock").gave_up(webhook_id);
             // The lease could not be renewed: another worker will take this delivery back and
             // record this attempt as of unknown outcome.
             self.sending.lock().expect("sending lock").remove(&job.id);
@@ -460,6 +539,10 @@ impl Worker {
             self.finished.notify_one();
             return;
         };
+        self.queues
+            .lock()
+            .expect("queues lock")
+            .finished(webhook_id, started.elapsed());
         let now = Utc::now();
         let decision = outcome::decide(&job.target, job.attempt, &exchange, now);
         let disable = match &decision {
@@ -477,6 +560,9 @@ impl Worker {
             probe: job.probe,
             pause_until: pause_requested(&exchange, now),
         };
+        if flow.signal != Signal::Alive || flow.pause_until.is_some() {
+            self.hand_back_waiting(webhook_id);
+        }
         let (change, history) = outcome::record(
             job.id,
             job.target.webhook_id,
@@ -505,6 +591,7 @@ struct Claimed {
     /// Deliveries settled without sending (webhook disabled meanwhile, unusable settings).
     skipped: Vec<Completed>,
     held_back: bool,
+    wire_limits: HashMap<i64, usize>,
 }
 
 /// A 429 with `Retry-After` pauses the whole webhook: the receiver is pacing Herald, not this

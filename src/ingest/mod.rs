@@ -2,6 +2,7 @@
 //! one delivery per subscribed, enabled webhook in a single transaction (`queue`).
 
 pub mod admission;
+pub mod committer;
 pub mod known_types;
 pub mod queue;
 pub mod request;

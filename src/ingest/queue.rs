@@ -45,43 +45,156 @@ pub fn accept(
     events: Vec<EventSpec>,
     source: &str,
 ) -> Result<Queued, QueueError> {
-    let types: Vec<String> = events
-        .iter()
-        .map(|e| e.event_type.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let unknown = caches.known_types.unknown(conn, &types)?;
-    if !unknown.is_empty() {
-        return Err(QueueError::UnknownTypes(unknown));
-    }
+    accept_many(conn, caches, vec![(events, source.to_owned())])
+        .pop()
+        .expect("one outcome per request")
+}
 
-    let rows: Vec<NewEvent> = events
-        .into_iter()
-        .map(|e| NewEvent {
+/// Stores the events of many requests together (one statement, one commit, when no batched
+/// webhook is involved), each request all or nothing: a request naming an unknown type is
+/// refused alone. Returns one outcome per request, in order.
+pub fn accept_many(
+    conn: &mut PgConnection,
+    caches: &Caches,
+    requests: Vec<(Vec<EventSpec>, String)>,
+) -> Vec<Result<Queued, QueueError>> {
+    let mut outcomes: Vec<Option<Result<Queued, QueueError>>> = Vec::new();
+    let mut rows: Vec<NewEvent> = Vec::new();
+    // (index of the request, range of its rows)
+    let mut spans = Vec::new();
+    for (index, (events, source)) in requests.into_iter().enumerate() {
+        let types: Vec<String> = events
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        match caches.known_types.unknown(conn, &types) {
+            Ok(unknown) if !unknown.is_empty() => {
+                outcomes.push(Some(Err(QueueError::UnknownTypes(unknown))));
+                continue;
+            }
+            Err(err) => {
+                outcomes.push(Some(Err(err.into())));
+                continue;
+            }
+            Ok(_) => {}
+        }
+        let start = rows.len();
+        rows.extend(events.into_iter().map(|e| NewEvent {
             id: Uuid::now_v7(),
             event_type: e.event_type,
             occurred_at: e.occurred_at,
             payload: e.data,
             idempotency_key: e.idempotency_key,
-            source: source.to_owned(),
-        })
-        .collect();
-    conn.transaction(|conn| {
-        let inserted: BTreeSet<Uuid> = event::insert_new(conn, &rows)?.into_iter().collect();
-        let accepted = resolve_duplicates(conn, &rows, &inserted)?;
-        let new_events: Vec<&NewEvent> = rows.iter().filter(|e| inserted.contains(&e.id)).collect();
-        let deliveries = if new_events.is_empty() {
-            0
+            source: source.clone(),
+        }));
+        spans.push((index, start..rows.len()));
+        outcomes.push(None);
+    }
+    if !rows.is_empty() {
+        match store(conn, caches, &rows) {
+            Ok((accepted, deliveries)) => {
+                for (index, range) in spans {
+                    let own = &accepted[range.clone()];
+                    // Deliveries are counted for the whole group: any means workers wake.
+                    outcomes[index] = Some(Ok(Queued {
+                        accepted: own.to_vec(),
+                        deliveries,
+                    }));
+                }
+            }
+            Err(_) => {
+                // Try each request alone: one request's problem must not refuse the others,
+                // and each gets its own error (the database being away answers 503).
+                for (index, range) in spans {
+                    outcomes[index] = Some(
+                        store(conn, caches, &rows[range])
+                            .map(|(accepted, deliveries)| Queued {
+                                accepted,
+                                deliveries,
+                            })
+                            .map_err(QueueError::from),
+                    );
+                }
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every request has an outcome"))
+        .collect()
+}
+
+/// Stores `rows` and queues their deliveries; returns each row's outcome and how many
+/// deliveries were created or extended.
+fn store(
+    conn: &mut PgConnection,
+    caches: &Caches,
+    rows: &[NewEvent],
+) -> QueryResult<(Vec<Accepted>, usize)> {
+    loop {
+        let (version, subscribers) = caches.subscriptions.remembered(conn)?;
+        let batched = subscribers
+            .iter()
+            .any(|s| s.is_batched() && rows.iter().any(|e| s.wants(&e.event_type)));
+        let now = Utc::now();
+        let immediate = immediate_deliveries(&subscribers, rows, now);
+        let stored = if batched {
+            // Batches lock and extend rows: one transaction around it all.
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                let stored = event::insert_with_deliveries(conn, rows, &immediate, version)?;
+                if stored.version == version {
+                    let inserted: BTreeSet<Uuid> = stored.inserted.iter().copied().collect();
+                    let new_events: Vec<&NewEvent> =
+                        rows.iter().filter(|e| inserted.contains(&e.id)).collect();
+                    let touched = queue_batches(conn, &subscribers, &new_events, now)?;
+                    return Ok(event::Stored {
+                        deliveries: stored.deliveries + touched as i64,
+                        ..stored
+                    });
+                }
+                Ok(stored)
+            })?
         } else {
-            let subscribers = caches.subscriptions.current(conn)?;
-            queue_deliveries(conn, &subscribers, &new_events, Utc::now())?
+            // One statement, committed on its own.
+            event::insert_with_deliveries(conn, rows, &immediate, version)?
         };
-        Ok(Queued {
-            accepted,
-            deliveries,
-        })
-    })
+        if stored.version != version {
+            // A webhook changed since the list was loaded: nothing was stored; reload.
+            caches.subscriptions.forget();
+            continue;
+        }
+        let inserted: BTreeSet<Uuid> = stored.inserted.into_iter().collect();
+        let accepted = resolve_duplicates(conn, rows, &inserted)?;
+        return Ok((accepted, stored.deliveries.max(0) as usize));
+    }
+}
+
+/// One delivery per (immediate subscriber, event); inserted only for events that are new.
+fn immediate_deliveries(
+    subscribers: &[Subscriber],
+    rows: &[NewEvent],
+    now: DateTime<Utc>,
+) -> Vec<NewDelivery> {
+    let mut out = Vec::new();
+    for subscriber in subscribers.iter().filter(|s| !s.is_batched()) {
+        for e in rows.iter().filter(|e| subscriber.wants(&e.event_type)) {
+            out.push(NewDelivery {
+                id: Uuid::now_v7(),
+                webhook_id: subscriber.id,
+                event_id: Some(e.id),
+                event_type: e.event_type.clone(),
+                status: STATUS_PENDING,
+                batch_open: false,
+                event_count: 1,
+                next_attempt_at: now,
+                lease_until: None,
+                leased_by: None,
+            });
+        }
+    }
+    out
 }
 
 /// Maps each posted event to the id it ends up with: its own, or the first event with its key.
@@ -121,56 +234,37 @@ fn resolve_duplicates(
         .collect())
 }
 
-/// Queues one delivery per (immediate subscriber, event) and fills batches; returns how many
-/// deliveries were created or extended.
-fn queue_deliveries(
+/// Fills the batches of batched subscribers; returns how many batches were extended.
+fn queue_batches(
     conn: &mut PgConnection,
     subscribers: &[Subscriber],
     events: &[&NewEvent],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    let mut immediate = Vec::new();
     let mut touched = 0;
     for subscriber in subscribers {
-        let wanted: Vec<&NewEvent> = events
+        let (Some(window), Some(max)) =
+            (subscriber.batch_window_minutes, subscriber.batch_max_events)
+        else {
+            continue;
+        };
+        if !subscriber.is_batched() {
+            continue;
+        }
+        let mut ordered: Vec<&NewEvent> = events
             .iter()
             .copied()
             .filter(|e| subscriber.wants(&e.event_type))
             .collect();
-        if wanted.is_empty() {
+        if ordered.is_empty() {
             continue;
         }
-        match (
-            subscriber.dispatch_mode.as_str(),
-            subscriber.batch_window_minutes,
-            subscriber.batch_max_events,
-        ) {
-            ("batched", Some(window), Some(max)) => {
-                let mut ordered = wanted;
-                ordered.sort_by_key(|e| (e.occurred_at, e.id));
-                let ids: Vec<Uuid> = ordered.iter().map(|e| e.id).collect();
-                add_to_batches(conn, subscriber.id, &ids, window, max, now)?;
-                touched += 1;
-            }
-            _ => immediate.extend(wanted.into_iter().map(|e| NewDelivery {
-                id: Uuid::now_v7(),
-                webhook_id: subscriber.id,
-                event_id: Some(e.id),
-                event_type: e.event_type.clone(),
-                status: STATUS_PENDING,
-                batch_open: false,
-                event_count: 1,
-                next_attempt_at: now,
-                lease_until: None,
-                leased_by: None,
-            })),
-        }
+        ordered.sort_by_key(|e| (e.occurred_at, e.id));
+        let ids: Vec<Uuid> = ordered.iter().map(|e| e.id).collect();
+        add_to_batches(conn, subscriber.id, &ids, window, max, now)?;
+        touched += 1;
     }
-    // Large fan-outs go in slices so one statement stays under PostgreSQL's bind limit.
-    for chunk in immediate.chunks(5_000) {
-        delivery::insert_many(conn, chunk)?;
-    }
-    Ok(touched + immediate.len())
+    Ok(touched)
 }
 
 /// Appends events to the webhook's open batch, opening new batches as they fill; a batch is

@@ -335,6 +335,22 @@ fn take_back(
     }
 }
 
+/// Hands back deliveries `worker` claimed and did not send (no attempt was made).
+pub fn release_ids(conn: &mut PgConnection, worker: &str, ids: &[Uuid]) -> QueryResult<usize> {
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(ids))
+            .filter(deliveries::status.eq(STATUS_DELIVERING))
+            .filter(deliveries::leased_by.eq(worker)),
+    )
+    .set((
+        deliveries::status.eq(STATUS_PENDING),
+        deliveries::lease_until.eq(None::<DateTime<Utc>>),
+        deliveries::leased_by.eq(None::<String>),
+    ))
+    .execute(conn)
+}
+
 /// Hands back what `worker` still holds (graceful shutdown): due again at once.
 pub fn release(conn: &mut PgConnection, worker: &str) -> QueryResult<usize> {
     diesel::update(

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
+
 use crate::db::schema::events;
+use crate::model::delivery::NewDelivery;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = events)]
@@ -47,6 +50,87 @@ pub fn insert_new(conn: &mut PgConnection, new: &[NewEvent]) -> QueryResult<Vec<
         .do_nothing()
         .returning(events::id)
         .get_results(conn)
+}
+
+/// What `insert_with_deliveries` did.
+#[derive(Debug, QueryableByName)]
+pub struct Stored {
+    /// The subscriptions' version the statement saw: when it is not the one the deliveries
+    /// were built from, nothing was stored.
+    #[diesel(sql_type = BigInt)]
+    pub version: i64,
+    /// The events inserted (those with a repeated idempotency key are not).
+    #[diesel(sql_type = Array<diesel::sql_types::Uuid>)]
+    pub inserted: Vec<Uuid>,
+    #[diesel(sql_type = BigInt)]
+    pub deliveries: i64,
+}
+
+/// Inserts the events and, for those actually inserted, their deliveries, in one statement,
+/// only if the webhooks' configuration is still at `version` (the deliveries were built from
+/// the subscriptions at that version).
+pub fn insert_with_deliveries(
+    conn: &mut PgConnection,
+    rows: &[NewEvent],
+    deliveries: &[NewDelivery],
+    version: i64,
+) -> QueryResult<Stored> {
+    diesel::sql_query(
+        "WITH current AS (SELECT version FROM webhook_config_version LIMIT 1),
+         ev AS (
+             INSERT INTO events (id, event_type, occurred_at, payload, idempotency_key, source)
+             SELECT u.id, u.event_type, u.occurred_at, u.payload, u.idempotency_key, u.source
+             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[],
+                         $6::text[])
+                  AS u(id, event_type, occurred_at, payload, idempotency_key, source)
+             WHERE (SELECT version FROM current) = $7
+             ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING id
+         ), queued AS (
+             INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, next_attempt_at)
+             SELECT d.id, d.webhook_id, d.event_id, d.event_type, 'pending', d.next_attempt_at
+             FROM unnest($8::uuid[], $9::bigint[], $10::uuid[], $11::text[], $12::timestamptz[])
+                  AS d(id, webhook_id, event_id, event_type, next_attempt_at)
+             WHERE d.event_id IN (SELECT id FROM ev)
+             RETURNING 1
+         )
+         SELECT (SELECT version FROM current) AS version,
+                ARRAY(SELECT id FROM ev) AS inserted,
+                (SELECT count(*) FROM queued) AS deliveries",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(rows.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        rows.iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Timestamptz>, _>(rows.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(rows.iter().map(|e| &e.payload).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|e| e.idempotency_key.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(rows.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+    .bind::<BigInt, _>(version)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(deliveries.iter().map(|d| d.id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(deliveries.iter().map(|d| d.webhook_id).collect::<Vec<_>>())
+    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(
+        deliveries.iter().map(|d| d.event_id).collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(
+        deliveries
+            .iter()
+            .map(|d| d.event_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Timestamptz>, _>(
+        deliveries
+            .iter()
+            .map(|d| d.next_attempt_at)
+            .collect::<Vec<_>>(),
+    )
+    .get_result(conn)
 }
 
 /// `(idempotency_key, id)` of the stored events with these keys.

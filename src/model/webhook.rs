@@ -416,6 +416,13 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
+    /// Gathers events into batches (a batched webhook with its window and size set).
+    pub fn is_batched(&self) -> bool {
+        self.dispatch_mode == "batched"
+            && self.batch_window_minutes.is_some()
+            && self.batch_max_events.is_some()
+    }
+
     pub fn wants(&self, event_type: &str) -> bool {
         self.all_events || self.types.iter().any(|t| t == event_type)
     }

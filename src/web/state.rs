@@ -28,7 +28,8 @@ pub struct AppState {
     pub outbound: crate::delivery::Outbound,
     /// Wakes delivery workers (here and in other processes) when deliveries were queued.
     pub queue_signal: crate::ingest::signal::QueueSignal,
-    pub ingest_caches: crate::ingest::Caches,
+    /// Stores ingest requests in groups (one statement and commit for many).
+    pub ingest_committer: crate::ingest::committer::Committer,
     /// Requests per token on the management API.
     pub api_rate_limit: crate::web::api::rate_limit::ApiRateLimit,
     /// Requests to the built-in test receiver's public endpoint, per inbox and overall.

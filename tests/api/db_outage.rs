@@ -29,6 +29,7 @@ use crate::helpers::{Browser, PASSWORD, assert_redirects_to, eventually, spawn_a
 const CLUSTER: ClusterOptions = ClusterOptions {
     durable: false,
     max_connections: 50,
+    track_statements: false,
 };
 
 /// How long the API may take to refuse while the database is down.
@@ -248,8 +249,9 @@ async fn ingest_answers_503_with_retry_after_when_its_admission_limit_is_full() 
         }
     };
 
-    // Hold the only slot: a transaction locks the events table, so the first request waits
-    // inside the database with its slot taken.
+    // Fill every admission slot: a transaction locks the events table, so the first request
+    // waits inside the database (its group's writer is the only one), and the others wait for
+    // that writer with their slots taken.
     let (locked_tx, locked) = tokio::sync::oneshot::channel();
     let (release, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = {
@@ -267,6 +269,7 @@ async fn ingest_answers_503_with_retry_after_when_its_admission_limit_is_full() 
     };
     locked.await.unwrap();
     let first = tokio::spawn(post());
+    let mut queued_behind = Vec::new();
     eventually(
         Duration::from_secs(10),
         "the first ingest request to wait for the lock",
@@ -283,8 +286,20 @@ async fn ingest_answers_503_with_retry_after_when_its_admission_limit_is_full() 
         },
     )
     .await;
+    for _ in 1..herald::ingest::committer::ADMITTED_PER_WRITER {
+        queued_behind.push(tokio::spawn(post()));
+    }
+    // They are admitted (not refused) and wait: none has an answer yet.
+    tokio::task::yield_now().await;
+    assert!(queued_behind.iter().all(|request| !request.is_finished()));
 
-    let refused = post().await.unwrap();
+    let refused = loop {
+        // Until the last of them has taken its slot, a new request may still be admitted.
+        let answer = tokio::time::timeout(Duration::from_secs(2), post()).await;
+        if let Ok(answer) = answer {
+            break answer.unwrap();
+        }
+    };
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers()["retry-after"], "1");
     let body: Value = refused.json().await.unwrap();
@@ -293,6 +308,12 @@ async fn ingest_answers_503_with_retry_after_when_its_admission_limit_is_full() 
     release.send(()).unwrap();
     holder.join().unwrap();
     assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::ACCEPTED);
+    for request in queued_behind {
+        assert_eq!(
+            request.await.unwrap().unwrap().status(),
+            StatusCode::ACCEPTED
+        );
+    }
     assert_eq!(post().await.unwrap().status(), StatusCode::ACCEPTED);
 }
 

@@ -70,6 +70,7 @@ fn cluster() -> &'static Cluster {
                     ClusterOptions {
                         durable: false,
                         max_connections: 300,
+                        ..ClusterOptions::default()
                     },
                 )
                 .expect("could not start a throwaway PostgreSQL cluster for the tests");

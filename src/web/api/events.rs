@@ -9,8 +9,10 @@ use futures_util::StreamExt;
 
 use super::bearer;
 use super::error::{ApiError, ErrorBody};
-use crate::ingest::queue::{self, QueueError};
+use crate::ingest::committer::SubmitError;
+use crate::ingest::queue::QueueError;
 use crate::ingest::request::{self, MAX_BODY_BYTES, RequestError, Shape};
+use crate::tokens::AuthFailure;
 use crate::tokens::Scope;
 use crate::web::state::AppState;
 
@@ -123,31 +125,47 @@ pub async fn ingest(
         }
     }
 
-    // Authenticate, parse and queue in one trip to the blocking pool, on one connection,
-    // once admitted: a bounded number of ingest requests use the database at once.
+    // The body is parsed here, but what is wrong with it is answered only once the token was
+    // checked: an unauthenticated request is 401 whatever it sends.
+    let parsed = match refused_body {
+        Some(refused) => Err(refused),
+        None => request::parse(&body, Utc::now()).map_err(invalid),
+    };
+    let (refusal, parsed) = match parsed {
+        Ok(parsed) => (None, Some(parsed)),
+        Err(refusal) => (Some(refusal), None),
+    };
+    let shape = parsed.as_ref().map_or(Shape::One, |(shape, _)| *shape);
+    let types: Vec<String> = parsed
+        .as_ref()
+        .map(|(_, events)| events.iter().map(|e| e.event_type.clone()).collect())
+        .unwrap_or_default();
+    // Admitted requests go to the group committer: the token is checked and the events are
+    // stored together with those of other requests arriving meanwhile.
     let _admitted = state
         .ingest_admission
         .enter()
         .await
         .map_err(ApiError::Unavailable)?;
-    let caches = state.ingest_caches.clone();
-    let (shape, queued) = state
-        .attempt(move |conn| {
-            let token = bearer::check(conn, authorization.as_deref(), Scope::Ingest)?;
-            if let Some(refused) = refused_body {
-                return Err(refused);
-            }
-            let (shape, events) = request::parse(&body, Utc::now()).map_err(invalid)?;
-            let types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
-            let source = format!("api token {}", token.name);
-            let queued =
-                queue::accept(conn, &caches, events, &source).map_err(|err| match err {
-                    QueueError::UnknownTypes(unknown) => unknown_types(shape, &types, &unknown),
-                    QueueError::Database(err) => err.into(),
-                })?;
-            Ok::<_, ApiError>((shape, queued))
-        })
-        .await??;
+    let submitted = state
+        .ingest_committer
+        .submit(authorization, parsed.map(|(_, events)| events))
+        .await;
+    let queued = match submitted {
+        Ok(Some(queued)) => queued,
+        Ok(None) => return Err(refusal.expect("a refused body")),
+        Err(SubmitError::Auth(AuthFailure::Unauthenticated(message))) => {
+            return Err(ApiError::Unauthorized(message.to_owned()));
+        }
+        Err(SubmitError::Auth(AuthFailure::WrongScope)) => {
+            return Err(ApiError::Forbidden(Scope::Ingest.as_str()));
+        }
+        Err(SubmitError::Unavailable(reason)) => return Err(ApiError::Unavailable(reason)),
+        Err(SubmitError::Queue(QueueError::UnknownTypes(unknown))) => {
+            return Err(unknown_types(shape, &types, &unknown));
+        }
+        Err(SubmitError::Queue(QueueError::Database(err))) => return Err(err.into()),
+    };
     if queued.deliveries > 0 {
         state.queue_signal.queued();
     }
