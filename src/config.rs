@@ -58,6 +58,9 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// How often to look for due deliveries when no notification arrives.
     pub poll_interval: Duration,
+    /// The longest an idle worker sleeps while its LISTEN connection is up (it wakes earlier
+    /// for anything due sooner, and on every notification).
+    pub idle_poll: Duration,
     /// How long a graceful stop waits for requests in flight.
     pub shutdown_grace: Duration,
     /// Addresses that are normally refused (loopback, private…) but allowed here.
@@ -77,6 +80,7 @@ impl Default for WorkerSettings {
             enabled: true,
             concurrency: 64,
             poll_interval: Duration::from_secs(1),
+            idle_poll: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(20),
             allow_private_targets: Vec::new(),
             lease: Duration::from_secs(10),
@@ -285,6 +289,14 @@ impl Settings {
                         1000u64,
                     )?,
                 )?),
+                idle_poll: Duration::from_millis(positive(
+                    "HERALD_WORKER_IDLE_POLL_MS",
+                    parse_or(
+                        "HERALD_WORKER_IDLE_POLL_MS",
+                        get("HERALD_WORKER_IDLE_POLL_MS"),
+                        60_000u64,
+                    )?,
+                )?),
                 shutdown_grace: Duration::from_secs(parse_or(
                     "HERALD_WORKER_SHUTDOWN_SECONDS",
                     get("HERALD_WORKER_SHUTDOWN_SECONDS"),
@@ -342,6 +354,8 @@ impl Settings {
             api_burst: std::num::NonZeroU32::new(100).unwrap(),
             worker: WorkerSettings {
                 poll_interval: Duration::from_millis(200),
+                // Tests change rows behind the worker's back (no notification).
+                idle_poll: Duration::from_millis(200),
                 shutdown_grace: Duration::from_secs(5),
                 // Tests run their receivers on loopback.
                 allow_private_targets: vec!["127.0.0.0/8".parse().unwrap()],

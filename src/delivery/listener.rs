@@ -5,6 +5,7 @@
 //! polling interval covers the gap and the listener reconnects after a pause.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -17,9 +18,12 @@ use crate::ingest::NOTIFY_CHANNEL;
 /// How long to wait before connecting again after the connection failed.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
+/// Starts the listener; `listening` says whether notifications arrive now (while it is false
+/// the worker polls at its short interval).
 pub fn spawn(
     database_url: String,
     wake: Arc<Notify>,
+    listening: Arc<AtomicBool>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -27,8 +31,9 @@ pub fn spawn(
         loop {
             let ended = tokio::select! {
                 _ = stop.cancelled() => break,
-                ended = listen(&database_url, &wake, &mut lost) => ended,
+                ended = listen(&database_url, &wake, &listening, &mut lost) => ended,
             };
+            listening.store(false, Ordering::SeqCst);
             // One line when it goes, one when it is back: not one per retry.
             if !lost {
                 tracing::warn!(
@@ -47,7 +52,12 @@ pub fn spawn(
 
 /// Connects, LISTENs and wakes the worker on each notification until the connection ends;
 /// returns why it ended.
-async fn listen(database_url: &str, wake: &Notify, lost: &mut bool) -> String {
+async fn listen(
+    database_url: &str,
+    wake: &Notify,
+    listening: &AtomicBool,
+    lost: &mut bool,
+) -> String {
     let (client, mut connection) = match tokio_postgres::connect(database_url, NoTls).await {
         Ok(pair) => pair,
         Err(err) => return err.to_string(),
@@ -78,6 +88,7 @@ async fn listen(database_url: &str, wake: &Notify, lost: &mut bool) -> String {
         tracing::info!("LISTEN connection back");
         *lost = false;
     }
+    listening.store(true, Ordering::SeqCst);
     // A notification sent while there was no listener is covered by one poll now.
     wake.notify_one();
     loop {

@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 /// How many times its in-flight limit a fast webhook may hold.
-pub const PREFETCH_ROUNDS: i64 = 4;
+pub const PREFETCH_ROUNDS: i64 = 8;
 /// A webhook is fast when its requests' smoothed duration is under this.
 const FAST: Duration = Duration::from_millis(50);
 

@@ -10,6 +10,7 @@
 //! waits for requests in flight up to a deadline, and hands back what is left.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ const RECORD_BACKLOG: usize = 2 * RECORD_BATCH;
 const CLAIM_COALESCE: Duration = Duration::from_millis(2);
 /// How often the retention job runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(15 * 60);
-/// How often expired leases are looked for.
+/// How often expired leases are looked for (while awake).
 const RECLAIM_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Worker {
@@ -74,6 +75,9 @@ pub struct Worker {
     listen_url: Option<String>,
     /// Claimed deliveries waiting for a request slot, and requests on the wire, per webhook.
     queues: Mutex<LocalQueues<Job>>,
+    /// The LISTEN connection is up: notifications wake this worker, so an idle one sleeps
+    /// until the next thing due instead of polling.
+    listening: Arc<AtomicBool>,
 }
 
 /// A claimed delivery, ready to send.
@@ -113,6 +117,7 @@ impl Worker {
             sending: Mutex::new(HashSet::new()),
             listen_url,
             queues: Mutex::new(LocalQueues::default()),
+            listening: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -123,10 +128,9 @@ impl Worker {
     /// Runs until `stop` is cancelled, then shuts down gracefully.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "delivery worker started");
-        let listener = self
-            .listen_url
-            .clone()
-            .map(|url| super::listener::spawn(url, self.wake.clone(), stop.clone()));
+        let listener = self.listen_url.clone().map(|url| {
+            super::listener::spawn(url, self.wake.clone(), self.listening.clone(), stop.clone())
+        });
         let retention = crate::retention::spawn(
             self.pool.clone(),
             self.settings.retention,
@@ -177,14 +181,14 @@ impl Worker {
             }
             let limit = capacity
                 .saturating_sub(self.queues.lock().expect("queues lock").held())
-                .min(CLAIM_BATCH)
-                .max(1);
+                .clamp(1, CLAIM_BATCH);
             let claimed_at = Instant::now();
             let claimed = {
                 let worker = self.clone();
                 tokio::task::spawn_blocking(move || worker.claim(limit, claimed_at)).await
             };
             let mut held_back = false;
+            let mut idle = false;
             match claimed {
                 Ok(Ok(claimed)) => {
                     if claim_failing {
@@ -195,6 +199,7 @@ impl Worker {
                     let taken = claimed.jobs.len() + claimed.skipped.len();
                     if taken == 0 {
                         crate::allocator::release_free_memory_now_and_then();
+                        idle = !held_back && in_flight.is_empty();
                     }
                     for completed in claimed.skipped {
                         let _ = done_tx.send(completed).await;
@@ -228,6 +233,11 @@ impl Worker {
                 Err(err) => tracing::error!("claim task failed: {err}"),
             }
             let waiting = self.queues.lock().expect("queues lock").held() > in_flight.len();
+            let sleep = if idle {
+                self.idle_sleep().await
+            } else {
+                self.settings.poll_interval
+            };
             tokio::select! {
                 _ = self.wake.notified() => {
                     // Let a burst of events gather: one claim for many, at a cost of
@@ -238,7 +248,7 @@ impl Worker {
                 // claim and send at once (the claim's own round trip lets other requests
                 // finish meanwhile).
                 _ = self.finished.notified(), if held_back || waiting => {}
-                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = tokio::time::sleep(sleep) => {}
                 _ = stop.cancelled() => {}
             }
         }
@@ -278,6 +288,29 @@ impl Worker {
             _ => {}
         }
         tracing::info!(worker = %self.id, "delivery worker stopped");
+    }
+
+    /// How long an idle worker may sleep: until the next delivery, probe, pause end or lease
+    /// expiry is due (at most `idle_poll`), when notifications wake it for anything new; the
+    /// polling interval when they do not (no LISTEN connection) or the time is unknown.
+    async fn idle_sleep(self: &Arc<Self>) -> Duration {
+        if !self.listening.load(Ordering::SeqCst) {
+            return self.settings.poll_interval;
+        }
+        let worker = self.clone();
+        let next = tokio::task::spawn_blocking(move || {
+            let mut conn = worker.pool.get()?;
+            Ok::<_, anyhow::Error>(delivery::next_due(&mut conn)?)
+        })
+        .await;
+        match next {
+            Ok(Ok(None)) => self.settings.idle_poll,
+            Ok(Ok(Some(at))) => (at - Utc::now()).to_std().unwrap_or_default().clamp(
+                self.settings.poll_interval.min(self.settings.idle_poll),
+                self.settings.idle_poll,
+            ),
+            _ => self.settings.poll_interval,
+        }
     }
 
     /// Takes back expired leases. A failure is the database being away, which the claim that
@@ -697,6 +730,13 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
             match written {
                 Ok(Ok(_)) => {
                     worker.finished.notify_one();
+                    // A retry was scheduled: an idle worker recomputes when to wake.
+                    if batch
+                        .iter()
+                        .any(|c| c.change.status == delivery::STATUS_PENDING)
+                    {
+                        worker.wake.notify_one();
+                    }
                     break;
                 }
                 Ok(Err(err)) => {

@@ -211,6 +211,34 @@ pub fn claim(
     .load(conn)
 }
 
+/// When something next becomes due for a worker: a webhook's oldest pending delivery (not
+/// before its pause ends, its breaker's probe or its rate limit allow), or a lease expiring.
+/// `None` when nothing is pending or delivering.
+pub fn next_due(conn: &mut PgConnection) -> QueryResult<Option<DateTime<Utc>>> {
+    #[derive(QueryableByName)]
+    struct Next {
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        at: Option<DateTime<Utc>>,
+    }
+    let next: Next = diesel::sql_query(
+        "SELECT LEAST(
+             (SELECT min(GREATEST(oldest.next_attempt_at,
+                                  COALESCE(f.paused_until, '-infinity'),
+                                  COALESCE(f.rate_next_at, '-infinity'),
+                                  CASE WHEN f.circuit = 'healthy' THEN '-infinity'
+                                       ELSE COALESCE(f.next_probe_at, '-infinity') END))
+              FROM webhook_flow f CROSS JOIN LATERAL (
+                  SELECT d.next_attempt_at FROM deliveries d
+                  WHERE d.webhook_id = f.webhook_id AND d.status = 'pending'
+                  ORDER BY d.next_attempt_at LIMIT 1
+              ) oldest),
+             (SELECT min(lease_until) FROM deliveries WHERE status = 'delivering')
+         ) AS at",
+    )
+    .get_result(conn)?;
+    Ok(next.at)
+}
+
 /// Extends the leases `worker` holds on these deliveries (its heartbeat); returns how many.
 pub fn renew_leases(
     conn: &mut PgConnection,
