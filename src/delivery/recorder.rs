@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::breaker::{BreakerSettings, Signal, Transition};
 use crate::model::audit::{self, Actor, Change};
-use crate::model::delivery::{self, StateChange};
+use crate::model::delivery::StateChange;
 use crate::model::delivery_attempt::{self, NewAttempt};
 use crate::model::webhook_flow::{self, WebhookFlow};
 use crate::webhooks::service;
@@ -64,24 +64,36 @@ pub struct Written {
     pub flows: Vec<WebhookFlow>,
 }
 
-/// Writes a batch in one transaction.
+/// Writes a batch: one statement when it moves no flow state and disables no webhook (the
+/// usual case: successes for healthy webhooks), else one transaction.
 pub fn write(
     conn: &mut PgConnection,
     worker: &str,
     batch: &[Completed],
     rules: &FlowRules<'_>,
 ) -> QueryResult<Written> {
+    let changes: Vec<StateChange> = batch.iter().map(|c| c.change.clone()).collect();
+    let attempts: Vec<NewAttempt> = batch.iter().filter_map(|c| c.attempt.clone()).collect();
+    let quiet = batch.iter().all(|c| c.disable.is_none())
+        && batch.iter().filter_map(|c| c.flow.as_ref()).all(|report| {
+            rules.known_clean.contains(&report.webhook_id) && !report.matters_when_clean()
+        });
+    if quiet {
+        let changed = delivery_attempt::record(conn, worker, &changes, &attempts)?;
+        return Ok(Written {
+            deliveries: changed.len(),
+            flows: Vec::new(),
+        });
+    }
     conn.transaction(|conn| {
-        let changes: Vec<StateChange> = batch.iter().map(|c| c.change.clone()).collect();
-        let changed: HashSet<uuid::Uuid> = delivery::apply_changes(conn, worker, &changes)?
-            .into_iter()
-            .collect();
+        let changed: HashSet<uuid::Uuid> =
+            delivery_attempt::record(conn, worker, &changes, &attempts)?
+                .into_iter()
+                .collect();
         let kept: Vec<&Completed> = batch
             .iter()
             .filter(|c| changed.contains(&c.change.id))
             .collect();
-        let attempts: Vec<NewAttempt> = kept.iter().filter_map(|c| c.attempt.clone()).collect();
-        delivery_attempt::insert_many(conn, &attempts)?;
         // Webhook rows before flow rows, the order a person's enable takes too.
         for (webhook_id, reason) in kept.iter().filter_map(|c| c.disable.as_ref()) {
             match service::set_enabled(conn, &Actor::system(), *webhook_id, false, Some(reason)) {

@@ -411,66 +411,6 @@ pub struct StateChange {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// Applies many state changes in one statement, only to deliveries `worker` still holds;
-/// returns the ids it changed (a delivery whose webhook was deleted is gone).
-pub fn apply_changes(
-    conn: &mut PgConnection,
-    worker: &str,
-    changes: &[StateChange],
-) -> QueryResult<Vec<Uuid>> {
-    #[derive(QueryableByName)]
-    struct Changed {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: Uuid,
-    }
-    if changes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let column = |f: fn(&StateChange) -> Option<String>| changes.iter().map(f).collect::<Vec<_>>();
-    let changed: Vec<Changed> = diesel::sql_query(
-        "UPDATE deliveries d
-         SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
-             last_attempt_at = COALESCE(u.last_attempt_at, d.last_attempt_at),
-             last_status = u.last_status, last_error_kind = u.last_error_kind,
-             last_error = u.last_error, dead_reason = u.dead_reason,
-             delivered_at = COALESCE(u.delivered_at, d.delivered_at),
-             lease_until = NULL, leased_by = NULL
-         FROM unnest($2::uuid[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
-                     $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-              AS u(id, status, attempts, next_attempt_at, last_attempt_at, last_status,
-                   last_error_kind, last_error, dead_reason, delivered_at)
-         -- leased_by is set only while delivering. Not naming the status keeps the planner on
-         -- the primary key instead of the partial index of every row ever delivering.
-         WHERE d.id = u.id AND d.leased_by = $1
-         RETURNING d.id",
-    )
-    .bind::<Text, _>(worker)
-    .bind::<Array<diesel::sql_types::Uuid>, _>(changes.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(changes.iter().map(|c| c.status).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(changes.iter().map(|c| c.attempts).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(
-        changes
-            .iter()
-            .map(|c| c.next_attempt_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Timestamptz>>, _>(
-        changes
-            .iter()
-            .map(|c| c.last_attempt_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Integer>>, _>(changes.iter().map(|c| c.last_status).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(column(|c| c.last_error_kind.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(|c| c.last_error.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(|c| c.dead_reason.map(str::to_owned)))
-    .bind::<Array<Nullable<Timestamptz>>, _>(
-        changes.iter().map(|c| c.delivered_at).collect::<Vec<_>>(),
-    )
-    .load(conn)?;
-    Ok(changed.into_iter().map(|c| c.id).collect())
-}
-
 /// Dead-letters what is still queued for a webhook that was just disabled.
 pub fn dead_letter_queued(
     conn: &mut PgConnection,

@@ -41,13 +41,132 @@ pub struct Attempt {
     pub webhook_id: i64,
 }
 
-pub fn insert_many(conn: &mut PgConnection, new: &[NewAttempt]) -> QueryResult<usize> {
-    if new.is_empty() {
-        return Ok(0);
+/// Applies the state changes to the deliveries `worker` still holds and stores the attempts
+/// of those it changed, in one statement (the recorder's usual write, committed on its own
+/// when no flow state moves); returns the ids changed.
+pub fn record(
+    conn: &mut PgConnection,
+    worker: &str,
+    changes: &[crate::model::delivery::StateChange],
+    attempts: &[NewAttempt],
+) -> QueryResult<Vec<Uuid>> {
+    use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
     }
-    diesel::insert_into(delivery_attempts::table)
-        .values(new)
-        .execute(conn)
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let texts = |f: fn(&crate::model::delivery::StateChange) -> Option<String>| {
+        changes.iter().map(f).collect::<Vec<_>>()
+    };
+    let changed: Vec<Changed> = diesel::sql_query(
+        "WITH changed AS (
+             UPDATE deliveries d
+             SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
+                 last_attempt_at = COALESCE(u.last_attempt_at, d.last_attempt_at),
+                 last_status = u.last_status, last_error_kind = u.last_error_kind,
+                 last_error = u.last_error, dead_reason = u.dead_reason,
+                 delivered_at = COALESCE(u.delivered_at, d.delivered_at),
+                 lease_until = NULL, leased_by = NULL
+             FROM unnest($2::uuid[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
+                         $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+                  AS u(id, status, attempts, next_attempt_at, last_attempt_at, last_status,
+                       last_error_kind, last_error, dead_reason, delivered_at)
+             -- leased_by is set only while delivering: the primary key finds the rows.
+             WHERE d.id = u.id AND d.leased_by = $1
+             RETURNING d.id
+         ), written AS (
+             INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,
+                 request_headers, response_status, response_headers, response_body,
+                 error_kind, error_message, outcome, webhook_id)
+             SELECT a.* FROM unnest($12::uuid[], $13::int[], $14::timestamptz[], $15::int[],
+                                    $16::jsonb[], $17::int[], $18::jsonb[], $19::text[],
+                                    $20::text[], $21::text[], $22::text[], $23::bigint[])
+                  AS a(delivery_id, number, started_at, duration_ms, request_headers,
+                       response_status, response_headers, response_body, error_kind,
+                       error_message, outcome, webhook_id)
+             WHERE a.delivery_id IN (SELECT id FROM changed)
+             RETURNING 1
+         )
+         SELECT id FROM changed",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(changes.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(changes.iter().map(|c| c.status).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(changes.iter().map(|c| c.attempts).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(
+        changes
+            .iter()
+            .map(|c| c.next_attempt_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        changes
+            .iter()
+            .map(|c| c.last_attempt_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Integer>>, _>(changes.iter().map(|c| c.last_status).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(texts(|c| c.last_error_kind.clone()))
+    .bind::<Array<Nullable<Text>>, _>(texts(|c| c.last_error.clone()))
+    .bind::<Array<Nullable<Text>>, _>(texts(|c| c.dead_reason.map(str::to_owned)))
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        changes.iter().map(|c| c.delivered_at).collect::<Vec<_>>(),
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(
+        attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>(),
+    )
+    .bind::<Array<Integer>, _>(attempts.iter().map(|a| a.number).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(
+        attempts
+            .iter()
+            .map(|a| &a.request_headers)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Integer>>, _>(
+        attempts
+            .iter()
+            .map(|a| a.response_status)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Jsonb>>, _>(
+        attempts
+            .iter()
+            .map(|a| a.response_headers.as_ref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(
+        attempts
+            .iter()
+            .map(|a| a.response_body.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(
+        attempts
+            .iter()
+            .map(|a| a.error_kind.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(
+        attempts
+            .iter()
+            .map(|a| a.error_message.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(
+        attempts
+            .iter()
+            .map(|a| a.outcome.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<BigInt>, _>(attempts.iter().map(|a| a.webhook_id).collect::<Vec<_>>())
+    .load(conn)?;
+    Ok(changed.into_iter().map(|c| c.id).collect())
 }
 
 /// Every attempt of a delivery, first to last.
