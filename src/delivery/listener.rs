@@ -58,7 +58,13 @@ async fn listen(
     listening: &AtomicBool,
     lost: &mut bool,
 ) -> String {
-    let (client, mut connection) = match tokio_postgres::connect(database_url, NoTls).await {
+    let mut config: tokio_postgres::Config = match database_url.parse() {
+        Ok(config) => config,
+        Err(err) => return err.to_string(),
+    };
+    // How ingest in other processes knows a worker here wants notifications.
+    config.application_name(crate::ingest::signal::listener_name());
+    let (client, mut connection) = match config.connect(NoTls).await {
         Ok(pair) => pair,
         Err(err) => return err.to_string(),
     };

@@ -154,6 +154,7 @@ impl Worker {
         let mut in_flight = JoinSet::new();
         let mut last_reclaim: Option<Instant> = None;
         let mut claim_failing = false;
+        let mut last_busy = Instant::now();
 
         while !stop.is_cancelled() {
             while in_flight.try_join_next().is_some() {}
@@ -233,16 +234,25 @@ impl Worker {
                 Err(err) => tracing::error!("claim task failed: {err}"),
             }
             let waiting = self.queues.lock().expect("queues lock").held() > in_flight.len();
-            let sleep = if idle {
+            if !idle {
+                last_busy = Instant::now();
+            }
+            // Quiet for a whole polling interval: ask when the next thing is due and sleep
+            // until then (asking after every delivery would cost a query each).
+            let sleep = if idle && last_busy.elapsed() >= self.settings.poll_interval {
                 self.idle_sleep().await
             } else {
                 self.settings.poll_interval
             };
+            let busy = !in_flight.is_empty();
             tokio::select! {
                 _ = self.wake.notified() => {
-                    // Let a burst of events gather: one claim for many, at a cost of
-                    // a couple of milliseconds of latency.
-                    pause(&stop, CLAIM_COALESCE).await;
+                    // While requests are going out, let a burst of events gather: one claim
+                    // for many, at a cost of a couple of milliseconds. A quiet worker claims
+                    // at once (the latency of a lone event).
+                    if busy {
+                        pause(&stop, CLAIM_COALESCE).await;
+                    }
                 }
                 // A held-back webhook has room again, or a waiting delivery may go out now:
                 // claim and send at once (the claim's own round trip lets other requests

@@ -4,8 +4,8 @@
 //! transaction takes a database-wide lock until its commit is flushed, which would serialise
 //! every ingest commit and defeat group commit.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use tokio::sync::Notify;
@@ -15,6 +15,23 @@ use crate::db::PgPool;
 
 /// Notifications to other processes are coalesced over this long.
 const COALESCE: Duration = Duration::from_millis(5);
+/// How long the answer to "does another process listen?" is trusted.
+const LISTENERS_FRESH: Duration = Duration::from_millis(250);
+
+/// The `application_name` of this process's LISTEN connection: other processes see it in
+/// `pg_stat_activity` and know a worker elsewhere wants notifications.
+pub fn listener_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        format!(
+            "{LISTENER_PREFIX}{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    })
+}
+
+const LISTENER_PREFIX: &str = "herald-listener-";
 
 #[derive(Clone)]
 pub struct QueueSignal {
@@ -31,15 +48,31 @@ impl QueueSignal {
         };
         let remote = signal.remote.clone();
         tokio::spawn(async move {
+            // (when asked, whether another process listened)
+            let mut others: Option<(Instant, bool)> = None;
             loop {
                 remote.notified().await;
                 let pool = pool.clone();
+                let known = others.filter(|(at, _)| at.elapsed() < LISTENERS_FRESH);
                 let sent = tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get()?;
-                    notify_workers(&mut conn)?;
-                    Ok::<_, anyhow::Error>(())
+                    // A NOTIFY nobody else hears is two round trips per event for nothing
+                    // (this process's own worker was woken directly).
+                    let listening = match known {
+                        Some((_, listening)) => listening,
+                        None => other_listeners(&mut conn).unwrap_or(true),
+                    };
+                    if listening {
+                        notify_workers(&mut conn)?;
+                    }
+                    Ok::<_, anyhow::Error>(listening)
                 })
                 .await;
+                if known.is_none()
+                    && let Ok(Ok(listening)) = &sent
+                {
+                    others = Some((Instant::now(), *listening));
+                }
                 if let Ok(Err(err)) = sent {
                     tracing::warn!("could not notify other workers ({err:#}); they will poll");
                 }
@@ -59,6 +92,18 @@ impl QueueSignal {
     pub fn local(&self) -> Arc<Notify> {
         self.local.clone()
     }
+}
+
+/// Whether a Herald process other than this one has a LISTEN connection to this database.
+fn other_listeners(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+        "EXISTS (SELECT 1 FROM pg_stat_activity
+                 WHERE datname = current_database()
+                   AND application_name LIKE '{LISTENER_PREFIX}%'
+                   AND application_name <> '{}')",
+        listener_name()
+    )))
+    .get_result(conn)
 }
 
 /// Wakes the workers of every Herald process on this database.
