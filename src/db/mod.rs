@@ -1,6 +1,7 @@
 //! Connection pool, embedded migrations and the embedded PostgreSQL cluster.
 
 pub mod embedded;
+pub mod liveness;
 pub mod monitor;
 pub mod schema;
 
@@ -8,11 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use diesel::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
-pub type PooledPg = PooledConnection<ConnectionManager<PgConnection>>;
+pub use liveness::CheckedManager;
+
+pub type PgPool = Pool<CheckedManager>;
+pub type PooledPg = PooledConnection<CheckedManager>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -25,7 +28,7 @@ pub fn build_pool(database_url: &str, size: u32) -> anyhow::Result<PgPool> {
 /// database cannot be reached within 10 s (whatever `timeout` is: a database may be slow to
 /// accept the first connections).
 pub fn build_pool_with(database_url: &str, size: u32, timeout: Duration) -> anyhow::Result<PgPool> {
-    let pool = pool_builder(size, timeout).build_unchecked(ConnectionManager::new(database_url));
+    let pool = pool_builder(size, timeout).build_unchecked(CheckedManager::new(database_url));
     pool.get_timeout(timeout.max(Duration::from_secs(10)))
         .context("could not connect to the database (check DATABASE_URL)")?;
     Ok(pool)
@@ -35,10 +38,7 @@ pub fn build_pool_with(database_url: &str, size: u32, timeout: Duration) -> anyh
 /// r2d2 (it would log each retry at error level, with libpq's multi-line message): whoever
 /// waited for the connection reports the failure once, and the database monitor logs when
 /// the database goes away and comes back.
-pub fn pool_builder(
-    size: u32,
-    timeout: Duration,
-) -> r2d2::Builder<ConnectionManager<PgConnection>> {
+pub fn pool_builder(size: u32, timeout: Duration) -> r2d2::Builder<CheckedManager> {
     Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
@@ -69,7 +69,7 @@ impl<E: std::fmt::Display> r2d2::HandleError<E> for ConnectErrorsAtDebug {
 pub fn build_worker_pool(database_url: &str, size: u32) -> anyhow::Result<PgPool> {
     let pool = pool_builder(size, WORKER_POOL_TIMEOUT)
         .connection_customizer(Box::new(AsynchronousCommit))
-        .build_unchecked(ConnectionManager::new(database_url));
+        .build_unchecked(CheckedManager::new(database_url));
     pool.get_timeout(Duration::from_secs(10))
         .context("could not connect to the database (check DATABASE_URL)")?;
     Ok(pool)

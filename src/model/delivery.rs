@@ -182,13 +182,21 @@ pub fn claim(
         "WITH quota AS (
              SELECT * FROM unnest($1::bigint[], $2::int[]) AS q(webhook_id, quota)
          ), due AS (
+             -- The inner LIMIT is a constant (the most one claim takes) so the planner
+             -- always walks the due index in order: with `LIMIT q.quota` it cannot know the
+             -- limit, and once the backlog was deep it chose to fetch and sort every due
+             -- delivery of the webhook on each claim. Rows are locked as the outer LIMIT
+             -- pulls them, so only `quota` are locked.
              SELECT picked.id FROM quota q CROSS JOIN LATERAL (
-                 SELECT d.id FROM deliveries d
-                 WHERE d.webhook_id = q.webhook_id AND d.status = 'pending'
-                   AND d.next_attempt_at <= now()
-                 ORDER BY d.next_attempt_at
+                 SELECT locked.id FROM (
+                     SELECT d.id FROM deliveries d
+                     WHERE d.webhook_id = q.webhook_id AND d.status = 'pending'
+                       AND d.next_attempt_at <= now()
+                     ORDER BY d.next_attempt_at
+                     LIMIT 256
+                     FOR UPDATE SKIP LOCKED
+                 ) locked
                  LIMIT q.quota
-                 FOR UPDATE SKIP LOCKED
              ) picked
          ), claimed AS (
              UPDATE deliveries d

@@ -1,5 +1,6 @@
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::Pool;
 use herald::config::Settings;
+use herald::db::CheckedManager;
 use herald::domain::secret_key::SecretKey;
 use herald::startup::Application;
 use reqwest::StatusCode;
@@ -24,7 +25,7 @@ async fn healthz_reports_503_when_the_database_is_unreachable() {
     let pool = Pool::builder()
         .max_size(1)
         .connection_timeout(std::time::Duration::from_secs(1))
-        .build_unchecked(ConnectionManager::new(missing.clone()));
+        .build_unchecked(CheckedManager::new(&missing));
     let pools = herald::db::Pools {
         web: pool.clone(),
         worker: pool,
