@@ -10,7 +10,7 @@ use herald::tokens::Scope;
 use serde_json::json;
 
 use crate::delivery_helpers::{
-    create_webhook, deliveries_of, delivery_reaches, post_events, token,
+    create_webhook, deliveries_of, delivery_reaches, emit, post_events, token,
 };
 use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::receiver::{Receiver, Reply};
@@ -267,4 +267,22 @@ async fn herald_emit_queues_an_event_through_the_ingest_path() {
         .await
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--data is not valid JSON"));
+}
+
+/// An idle worker sleeps long (here up to a minute) instead of polling, yet wakes when the
+/// retry it scheduled becomes due: it asks the database when the next thing is due.
+#[tokio::test]
+async fn an_idle_worker_wakes_when_its_retry_is_due_without_polling() {
+    let app = spawn_app_with(|s| s.worker.idle_poll = Duration::from_secs(60)).await;
+    let receiver = Receiver::start(vec![Reply::status(429).header("Retry-After", "2")]).await;
+    let (hook, _) = create_webhook(&app, &receiver.url, |_| {}).await;
+    let token = token(&app, Scope::Ingest).await;
+    emit(&app, &token, json!({})).await;
+    let requests = receiver.wait_for(2).await;
+    let waited = requests[1].at - requests[0].at;
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(10),
+        "retried after {waited:?}: not when due (2 s), nor a minute later"
+    );
+    delivery_reaches(&app, hook.id, "delivered").await;
 }
