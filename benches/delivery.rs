@@ -95,7 +95,7 @@ async fn run() -> anyhow::Result<()> {
     let receipts = Arc::new(Receipts::default());
     let receiver_url = start_receiver(receipts.clone(), origin)?;
     let pool = herald::db::build_pool(&database_url, 2)?;
-    herald::db::run_migrations(&mut pool.get()?)?;
+    herald::db::run_migrations(&mut *pool.get()?)?;
     let mut conn = pool.get()?;
     create_webhook(
         &mut conn,

@@ -1,4 +1,5 @@
-//! The `herald` command line: `serve` (the default), `migrate` and `user …`.
+//! The `herald` command line: `serve` (the default), `migrate`, `worker`, `user …`,
+//! `token …`, `emit` and `generate-history`.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -44,6 +45,19 @@ pub enum Command {
     Token(TokenCommand),
     /// Run only the delivery worker (no console), to scale delivery separately.
     Worker,
+    /// Fill the database with made-up history (disabled webhooks, events, deliveries, attempts
+    /// spread over the last days), for load tests of the console and the API. Adds to what is
+    /// there; never run it against a database with real data.
+    GenerateHistory {
+        #[arg(long, default_value_t = 10_000_000)]
+        deliveries: i64,
+        #[arg(long, default_value_t = 1_000)]
+        webhooks: i64,
+        #[arg(long, default_value_t = 3)]
+        attempts_per_delivery: i32,
+        #[arg(long, default_value_t = 28)]
+        days: i64,
+    },
     /// Post one event through the ingest path, for scripts and demos.
     Emit {
         /// The event type, for example course.completed.
@@ -106,7 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let database = Database::open(&settings)?;
             let pool = db::build_pool(&database.url, 1)?;
-            db::run_migrations(&mut pool.get()?)?;
+            db::run_migrations(&mut *pool.get()?)?;
             println!("Migrations are up to date.");
             Ok(())
         }
@@ -118,6 +132,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             occurred_at,
             idempotency_key,
         } => emit(&settings, event_type, &data, occurred_at, idempotency_key),
+        Command::GenerateHistory {
+            deliveries,
+            webhooks,
+            attempts_per_delivery,
+            days,
+        } => {
+            if deliveries < 1
+                || webhooks < 1
+                || !(1..=20).contains(&attempts_per_delivery)
+                || days < 1
+            {
+                bail!(
+                    "--deliveries, --webhooks and --days must be at least 1, --attempts-per-delivery 1 to 20"
+                );
+            }
+            let database = Database::open(&settings)?;
+            let writers = 2;
+            let pool = db::build_pool(&database.url, writers as u32 + 1)?;
+            db::run_migrations(&mut *pool.get()?)?;
+            let plan = crate::sample_history::Plan {
+                deliveries,
+                webhooks,
+                attempts_per_delivery,
+                days,
+                ..Default::default()
+            };
+            crate::sample_history::generate(&pool, plan, writers)?;
+            println!("Generated {deliveries} deliveries across {webhooks} webhooks.");
+            Ok(())
+        }
         Command::Token(TokenCommand::Add { name, scope }) => {
             let name = crate::tokens::parse_name(&name)
                 .map_err(|problem| anyhow::anyhow!("name: {problem}"))?;
@@ -140,7 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let database = Database::open(&settings)?;
     let pools = db::Pools::connect(&database.url, &settings)?;
-    db::run_migrations(&mut pools.web.get()?)?;
+    db::run_migrations(&mut *pools.web.get()?)?;
     let secret = match &settings.secret_key {
         Some(key) => key.clone(),
         None => {
@@ -196,7 +240,7 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let database = Database::open(&settings)?;
     // Claims, the recorder, lease reclaiming, retention and the LISTEN connection.
     let pool = db::build_worker_pool(&database.url, settings.worker_db_pool_size)?;
-    db::run_migrations(&mut pool.get()?)?;
+    db::run_migrations(&mut *pool.get()?)?;
     let secrets = crate::domain::secret_box::SecretBox::new(&secret_key(&settings)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod model;
 pub mod replay;
 pub mod retention;
+pub mod sample_history;
 pub mod startup;
 pub mod telemetry;
 pub mod tokens;

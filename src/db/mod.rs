@@ -3,6 +3,7 @@
 pub mod embedded;
 pub mod liveness;
 pub mod monitor;
+pub mod partitions;
 pub mod schema;
 
 use std::time::Duration;
@@ -138,10 +139,12 @@ pub fn with_connect_timeout(database_url: &str, seconds: u64) -> String {
     }
 }
 
-/// Applies every pending migration; safe to call at every start.
-pub fn run_migrations(conn: &mut impl MigrationHarness<diesel::pg::Pg>) -> anyhow::Result<()> {
+/// Applies every pending migration and creates the history partitions of the weeks ahead;
+/// safe to call at every start.
+pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<()> {
     conn.run_pending_migrations(MIGRATIONS)
         .map_err(|err| anyhow::anyhow!("migrations failed: {err}"))?;
+    partitions::ensure_ahead(conn).context("could not create the history partitions ahead")?;
     Ok(())
 }
 

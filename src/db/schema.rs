@@ -53,7 +53,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    delivery_attempts (id) {
+    delivery_attempts (delivery_id, id) {
         id -> Int8,
         delivery_id -> Uuid,
         number -> Int4,
@@ -77,6 +77,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attempt_counts_hourly (hour, webhook_id) {
+        hour -> Timestamptz,
+        webhook_id -> Int8,
+        delivered -> Int8,
+        failed -> Int8,
+        dead -> Int8,
+    }
+}
+diesel::table! {
+    event_keys (idempotency_key) {
+        idempotency_key -> Text,
+        event_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
 diesel::table! {
     events (id) {
         id -> Uuid,
@@ -260,6 +276,7 @@ diesel::table! {
 
 diesel::joinable!(audit_log -> users (actor_user_id));
 diesel::joinable!(deliveries -> events (event_id));
+diesel::joinable!(attempt_counts_hourly -> webhooks (webhook_id));
 diesel::joinable!(deliveries -> webhooks (webhook_id));
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::joinable!(delivery_events -> deliveries (delivery_id));
@@ -275,10 +292,12 @@ diesel::joinable!(test_sends -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    attempt_counts_hourly,
     audit_log,
     deliveries,
     delivery_attempts,
     delivery_events,
+    event_keys,
     event_types,
     events,
     login_throttle,

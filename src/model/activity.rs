@@ -1,5 +1,5 @@
 //! Delivery attempts per hour, by outcome, for the charts; and the webhooks with the most
-//! failed attempts. Both look at the last 24 hours only.
+//! failed attempts. Both read the hourly counts (`attempt_counts_hourly`), never the attempts.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -24,12 +24,11 @@ pub fn hourly(
     since: DateTime<Utc>,
 ) -> QueryResult<Vec<HourCounts>> {
     diesel::sql_query(
-        "SELECT date_trunc('hour', started_at) AS hour, \
-                count(*) FILTER (WHERE outcome = 'delivered') AS delivered, \
-                count(*) FILTER (WHERE outcome <> 'delivered') AS failed \
-         FROM delivery_attempts \
-         WHERE started_at >= $1 AND ($2::bigint IS NULL OR webhook_id = $2) \
-         GROUP BY 1 ORDER BY 1",
+        "SELECT hour, sum(delivered)::bigint AS delivered, sum(failed)::bigint AS failed \
+         FROM attempt_counts_hourly \
+         WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC') \
+           AND ($2::bigint IS NULL OR webhook_id = $2) \
+         GROUP BY hour ORDER BY hour",
     )
     .bind::<Timestamptz, _>(since)
     .bind::<Nullable<BigInt>, _>(webhook_id)
@@ -56,13 +55,12 @@ pub fn most_failures(
     limit: i64,
 ) -> QueryResult<Vec<FailureCount>> {
     diesel::sql_query(
-        "SELECT a.webhook_id, w.name, \
-                count(*) FILTER (WHERE a.outcome <> 'delivered') AS failed, \
-                count(*) AS attempts \
-         FROM delivery_attempts a JOIN webhooks w ON w.id = a.webhook_id \
-         WHERE a.started_at >= $1 \
-         GROUP BY a.webhook_id, w.name \
-         HAVING count(*) FILTER (WHERE a.outcome <> 'delivered') > 0 \
+        "SELECT c.webhook_id, w.name, sum(c.failed)::bigint AS failed, \
+                sum(c.delivered + c.failed)::bigint AS attempts \
+         FROM attempt_counts_hourly c JOIN webhooks w ON w.id = c.webhook_id \
+         WHERE c.hour >= date_trunc('hour', $1::timestamptz, 'UTC') \
+         GROUP BY c.webhook_id, w.name \
+         HAVING sum(c.failed) > 0 \
          ORDER BY failed DESC, w.name LIMIT $2",
     )
     .bind::<Timestamptz, _>(since)

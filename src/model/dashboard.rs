@@ -1,6 +1,6 @@
-//! The dashboard's figures: deliveries of the last 24 hours by status, the queue, dead letters,
-//! webhooks failing or paused now, webhooks disabled automatically, and the latest failed
-//! attempts.
+//! The dashboard's figures: attempts of the last 24 hours (from the hourly counts), the queue,
+//! dead letters, webhooks failing or paused now, webhooks disabled automatically, and the
+//! latest failed attempts.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, Default)]
 pub struct Overview {
-    /// (status, count) for deliveries created in the last 24 hours.
-    pub last_day: Vec<(String, i64)>,
+    pub last_day: DayCounts,
     pub queued: i64,
     pub oldest_queued_at: Option<DateTime<Utc>>,
     pub dead: i64,
@@ -24,6 +23,24 @@ pub struct Overview {
 }
 
 pub const HELD_BACK_SHOWN: i64 = 20;
+
+/// Attempts of the last 24 hours (the current hour and the 23 before it), all webhooks.
+#[derive(Debug, Clone, Copy, Default, QueryableByName)]
+pub struct DayCounts {
+    #[diesel(sql_type = BigInt)]
+    pub delivered: i64,
+    #[diesel(sql_type = BigInt)]
+    pub failed: i64,
+    /// Attempts that made their delivery a dead letter.
+    #[diesel(sql_type = BigInt)]
+    pub dead: i64,
+}
+
+impl DayCounts {
+    pub fn attempts(&self) -> i64 {
+        self.delivered + self.failed
+    }
+}
 
 /// A webhook that is failing or paused now, with its flow row.
 #[derive(Debug, Clone, QueryableByName)]
@@ -70,13 +87,13 @@ impl RecentFailure {
 
 pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
     use crate::db::schema::{deliveries, webhooks};
-    let last_day: Vec<(String, i64)> = deliveries::table
-        .filter(deliveries::id.ge(crate::model::delivery_list::first_id_at(
-            Utc::now() - chrono::Duration::hours(24),
-        )))
-        .group_by(deliveries::status)
-        .select((deliveries::status, diesel::dsl::count_star()))
-        .load(conn)?;
+    let last_day: DayCounts = diesel::sql_query(
+        "SELECT COALESCE(sum(delivered), 0)::bigint AS delivered,
+                COALESCE(sum(failed), 0)::bigint AS failed, COALESCE(sum(dead), 0)::bigint AS dead
+         FROM attempt_counts_hourly
+         WHERE hour >= date_trunc('hour', now(), 'UTC') - interval '23 hours'",
+    )
+    .get_result(conn)?;
     let (queued, oldest_queued_at): (i64, Option<DateTime<Utc>>) = deliveries::table
         .filter(deliveries::status.eq_any(["pending", "delivering"]))
         .select((

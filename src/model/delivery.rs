@@ -356,19 +356,31 @@ fn take_back(
                      || ' stopped while this attempt was in flight: whether the receiver got it is unknown'
              FROM lost WHERE d.id = lost.id
              RETURNING d.id, d.webhook_id, d.attempts, d.last_error
-         )
-         INSERT INTO delivery_attempts (delivery_id, webhook_id, number, started_at, duration_ms,
-                                        request_headers, error_kind, error_message, outcome)
-         SELECT id, webhook_id, attempts, now(), 0, '{{}}'::jsonb, 'worker_lost', last_error, 'unknown'
-         FROM taken"
+         ), written AS (
+             INSERT INTO delivery_attempts (delivery_id, webhook_id, number, started_at,
+                                            duration_ms, request_headers, error_kind,
+                                            error_message, outcome)
+             SELECT id, webhook_id, attempts, now(), 0, '{{}}'::jsonb, 'worker_lost', last_error,
+                    'unknown'
+             FROM taken
+             RETURNING webhook_id, started_at, outcome
+         ), counted AS ({counted})
+         SELECT count(*) AS n FROM written",
+        counted = crate::model::attempt_counts::add_counts_of("written")
     );
-    match held_by {
-        None => diesel::sql_query(sql).execute(conn),
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let taken: Taken = match held_by {
+        None => diesel::sql_query(sql).get_result(conn)?,
         Some((worker, ids)) => diesel::sql_query(sql)
             .bind::<Text, _>(worker)
             .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
-            .execute(conn),
-    }
+            .get_result(conn)?,
+    };
+    Ok(taken.n as usize)
 }
 
 /// Hands back deliveries `worker` claimed and did not send (no attempt was made).

@@ -41,28 +41,9 @@ pub struct Attempt {
     pub webhook_id: i64,
 }
 
-/// Applies the state changes to the deliveries `worker` still holds and stores the attempts
-/// of those it changed, in one statement (the recorder's usual write, committed on its own
-/// when no flow state moves); returns the ids changed.
-pub fn record(
-    conn: &mut PgConnection,
-    worker: &str,
-    changes: &[crate::model::delivery::StateChange],
-    attempts: &[NewAttempt],
-) -> QueryResult<Vec<Uuid>> {
-    use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
-    #[derive(QueryableByName)]
-    struct Changed {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: Uuid,
-    }
-    if changes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let texts = |f: fn(&crate::model::delivery::StateChange) -> Option<String>| {
-        changes.iter().map(f).collect::<Vec<_>>()
-    };
-    let changed: Vec<Changed> = diesel::sql_query(
+/// States and attempts of a recorder batch, and the hourly counts, in one statement.
+static RECORD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         "WITH changed AS (
              UPDATE deliveries d
              SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
@@ -89,83 +70,110 @@ pub fn record(
                        response_status, response_headers, response_body, error_kind,
                        error_message, outcome, webhook_id)
              WHERE a.delivery_id IN (SELECT id FROM changed)
-             RETURNING 1
-         )
+             RETURNING webhook_id, started_at, outcome
+         ), counted AS ({counted})
          SELECT id FROM changed",
+        counted = crate::model::attempt_counts::add_counts_of("written")
     )
-    .bind::<Text, _>(worker)
-    .bind::<Array<diesel::sql_types::Uuid>, _>(changes.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(changes.iter().map(|c| c.status).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(changes.iter().map(|c| c.attempts).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(
-        changes
-            .iter()
-            .map(|c| c.next_attempt_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Timestamptz>>, _>(
-        changes
-            .iter()
-            .map(|c| c.last_attempt_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Integer>>, _>(changes.iter().map(|c| c.last_status).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(texts(|c| c.last_error_kind.clone()))
-    .bind::<Array<Nullable<Text>>, _>(texts(|c| c.last_error.clone()))
-    .bind::<Array<Nullable<Text>>, _>(texts(|c| c.dead_reason.map(str::to_owned)))
-    .bind::<Array<Nullable<Timestamptz>>, _>(
-        changes.iter().map(|c| c.delivered_at).collect::<Vec<_>>(),
-    )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(
-        attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>(),
-    )
-    .bind::<Array<Integer>, _>(attempts.iter().map(|a| a.number).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
-    .bind::<Array<Jsonb>, _>(
-        attempts
-            .iter()
-            .map(|a| &a.request_headers)
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Integer>>, _>(
-        attempts
-            .iter()
-            .map(|a| a.response_status)
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Jsonb>>, _>(
-        attempts
-            .iter()
-            .map(|a| a.response_headers.as_ref())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Text>>, _>(
-        attempts
-            .iter()
-            .map(|a| a.response_body.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Text>>, _>(
-        attempts
-            .iter()
-            .map(|a| a.error_kind.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Nullable<Text>>, _>(
-        attempts
-            .iter()
-            .map(|a| a.error_message.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Text>, _>(
-        attempts
-            .iter()
-            .map(|a| a.outcome.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<BigInt>, _>(attempts.iter().map(|a| a.webhook_id).collect::<Vec<_>>())
-    .load(conn)?;
+});
+
+/// Applies the state changes to the deliveries `worker` still holds and stores the attempts
+/// of those it changed, in one statement (the recorder's usual write, committed on its own
+/// when no flow state moves); returns the ids changed.
+pub fn record(
+    conn: &mut PgConnection,
+    worker: &str,
+    changes: &[crate::model::delivery::StateChange],
+    attempts: &[NewAttempt],
+) -> QueryResult<Vec<Uuid>> {
+    use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let texts = |f: fn(&crate::model::delivery::StateChange) -> Option<String>| {
+        changes.iter().map(f).collect::<Vec<_>>()
+    };
+    let changed: Vec<Changed> = diesel::sql_query(RECORD.as_str())
+        .bind::<Text, _>(worker)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(changes.iter().map(|c| c.id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(changes.iter().map(|c| c.status).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(changes.iter().map(|c| c.attempts).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(
+            changes
+                .iter()
+                .map(|c| c.next_attempt_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            changes
+                .iter()
+                .map(|c| c.last_attempt_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Integer>>, _>(
+            changes.iter().map(|c| c.last_status).collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(texts(|c| c.last_error_kind.clone()))
+        .bind::<Array<Nullable<Text>>, _>(texts(|c| c.last_error.clone()))
+        .bind::<Array<Nullable<Text>>, _>(texts(|c| c.dead_reason.map(str::to_owned)))
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            changes.iter().map(|c| c.delivered_at).collect::<Vec<_>>(),
+        )
+        .bind::<Array<diesel::sql_types::Uuid>, _>(
+            attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>(),
+        )
+        .bind::<Array<Integer>, _>(attempts.iter().map(|a| a.number).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
+        .bind::<Array<Jsonb>, _>(
+            attempts
+                .iter()
+                .map(|a| &a.request_headers)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Integer>>, _>(
+            attempts
+                .iter()
+                .map(|a| a.response_status)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Jsonb>>, _>(
+            attempts
+                .iter()
+                .map(|a| a.response_headers.as_ref())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            attempts
+                .iter()
+                .map(|a| a.response_body.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            attempts
+                .iter()
+                .map(|a| a.error_kind.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            attempts
+                .iter()
+                .map(|a| a.error_message.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(
+            attempts
+                .iter()
+                .map(|a| a.outcome.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(attempts.iter().map(|a| a.webhook_id).collect::<Vec<_>>())
+        .load(conn)?;
     Ok(changed.into_iter().map(|c| c.id).collect())
 }
 

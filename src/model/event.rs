@@ -1,5 +1,5 @@
 //! `events`: what the learning platform posted. Inserted in batches; a repeated idempotency
-//! key inserts nothing and hands back the first event's id.
+//! key (remembered in `event_keys`) inserts nothing and hands back the first event's id.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -33,25 +33,6 @@ pub struct Event {
     pub source: String,
 }
 
-/// Inserts the events whose idempotency key is new; returns the ids actually inserted.
-pub fn insert_new(conn: &mut PgConnection, new: &[NewEvent]) -> QueryResult<Vec<Uuid>> {
-    // One row (the usual call) as a single-row insert: a statement diesel can keep prepared.
-    if let [one] = new {
-        return diesel::insert_into(events::table)
-            .values(one)
-            .on_conflict(events::idempotency_key)
-            .do_nothing()
-            .returning(events::id)
-            .get_results(conn);
-    }
-    diesel::insert_into(events::table)
-        .values(new)
-        .on_conflict(events::idempotency_key)
-        .do_nothing()
-        .returning(events::id)
-        .get_results(conn)
-}
-
 /// What `insert_with_deliveries` did.
 #[derive(Debug, QueryableByName)]
 pub struct Stored {
@@ -77,14 +58,21 @@ pub fn insert_with_deliveries(
 ) -> QueryResult<Stored> {
     diesel::sql_query(
         "WITH current AS (SELECT version FROM webhook_config_version LIMIT 1),
-         ev AS (
-             INSERT INTO events (id, event_type, occurred_at, payload, idempotency_key, source)
-             SELECT u.id, u.event_type, u.occurred_at, u.payload, u.idempotency_key, u.source
-             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[],
-                         $6::text[])
+         posted AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[],
+                                  $5::text[], $6::text[])
                   AS u(id, event_type, occurred_at, payload, idempotency_key, source)
              WHERE (SELECT version FROM current) = $7
+         ), keyed AS (
+             -- A key seen before (or twice in this call) claims nothing: its event is not new.
+             INSERT INTO event_keys (idempotency_key, event_id)
+             SELECT idempotency_key, id FROM posted WHERE idempotency_key IS NOT NULL
              ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING event_id
+         ), ev AS (
+             INSERT INTO events (id, event_type, occurred_at, payload, idempotency_key, source)
+             SELECT id, event_type, occurred_at, payload, idempotency_key, source FROM posted
+             WHERE idempotency_key IS NULL OR id IN (SELECT event_id FROM keyed)
              RETURNING id
          ), queued AS (
              INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, next_attempt_at)
@@ -135,9 +123,10 @@ pub fn insert_with_deliveries(
 
 /// `(idempotency_key, id)` of the stored events with these keys.
 pub fn ids_by_keys(conn: &mut PgConnection, keys: &[String]) -> QueryResult<Vec<(String, Uuid)>> {
-    events::table
-        .filter(events::idempotency_key.eq_any(keys))
-        .select((events::idempotency_key.assume_not_null(), events::id))
+    use crate::db::schema::event_keys;
+    event_keys::table
+        .filter(event_keys::idempotency_key.eq_any(keys))
+        .select((event_keys::idempotency_key, event_keys::event_id))
         .load(conn)
 }
 

@@ -1,6 +1,7 @@
-//! Webhook health: the last attempt and its outcome, the success rate over 24 hours,
-//! consecutive failed attempts, and how many deliveries wait or are dead. One query for a whole
-//! page of webhooks, each figure read from an index.
+//! Webhook health: the last attempt and its outcome, the success rate over the last 24 hours
+//! (from the hourly counts), consecutive failed attempts (up to
+//! [`CONSECUTIVE_FAILURES_COUNTED`]), and how many deliveries wait or are dead. One query for a
+//! whole page of webhooks, each figure read from an index.
 
 use std::collections::HashMap;
 
@@ -59,6 +60,9 @@ impl WebhookHealth {
     }
 }
 
+/// Failed attempts in a row are counted up to this many (the newest attempts are read).
+pub const CONSECUTIVE_FAILURES_COUNTED: i64 = 100;
+
 /// Health of each webhook in `ids` (every id gets an entry).
 pub fn for_webhooks(
     conn: &mut PgConnection,
@@ -72,11 +76,14 @@ pub fn for_webhooks(
                 last.started_at AS last_attempt_at, last.outcome AS last_outcome,
                 last.response_status AS last_status, last.error_kind AS last_error_kind,
                 day.attempts AS attempts_24h, day.delivered AS delivered_24h,
-                (SELECT count(*) FROM delivery_attempts a
-                  WHERE a.webhook_id = w.id
-                    AND a.started_at > COALESCE((SELECT max(b.started_at) FROM delivery_attempts b
-                                                 WHERE b.webhook_id = w.id AND b.outcome = 'delivered'),
-                                                '-infinity')) AS consecutive_failures,
+                CASE WHEN last.outcome IS NULL OR last.outcome = 'delivered' THEN 0
+                     ELSE (SELECT COALESCE(min(n) FILTER (WHERE outcome = 'delivered') - 1, count(*))
+                           FROM (SELECT a.outcome,
+                                        row_number() OVER (ORDER BY a.started_at DESC) AS n
+                                 FROM (SELECT outcome, started_at FROM delivery_attempts a
+                                       WHERE a.webhook_id = w.id
+                                       ORDER BY a.started_at DESC LIMIT $2) a) recent)
+                END AS consecutive_failures,
                 (SELECT count(*) FROM deliveries d
                   WHERE d.webhook_id = w.id AND d.status IN ('pending', 'delivering')) AS pending,
                 (SELECT count(*) FROM deliveries d
@@ -88,12 +95,15 @@ pub fn for_webhooks(
              ORDER BY a.started_at DESC LIMIT 1
          ) last ON true
          CROSS JOIN LATERAL (
-             SELECT count(*) AS attempts, count(*) FILTER (WHERE a.outcome = 'delivered') AS delivered
-             FROM delivery_attempts a
-             WHERE a.webhook_id = w.id AND a.started_at > now() - interval '24 hours'
+             SELECT COALESCE(sum(c.delivered + c.failed), 0)::bigint AS attempts,
+                    COALESCE(sum(c.delivered), 0)::bigint AS delivered
+             FROM attempt_counts_hourly c
+             WHERE c.webhook_id = w.id
+               AND c.hour >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
          ) day",
     )
     .bind::<Array<BigInt>, _>(ids)
+    .bind::<BigInt, _>(CONSECUTIVE_FAILURES_COUNTED)
     .load(conn)?;
     Ok(rows.into_iter().map(|h| (h.webhook_id, h)).collect())
 }

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod api_token;
+pub mod attempt_counts;
 pub mod audit;
 pub mod dashboard;
 pub mod delivery;

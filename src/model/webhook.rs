@@ -321,7 +321,16 @@ pub fn set_secrets(
         .get_result(conn)
 }
 
+/// Deletes the webhook; its deliveries, attempts and hourly counts go with it (foreign keys),
+/// and the membership rows of its batches here (history tables have no foreign keys between
+/// them, see migration 15).
 pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM delivery_events WHERE delivery_id IN
+             (SELECT id FROM deliveries WHERE webhook_id = $1 AND event_id IS NULL)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(id)
+    .execute(conn)?;
     diesel::delete(webhooks::table.find(id)).execute(conn)
 }
 

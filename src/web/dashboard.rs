@@ -68,18 +68,6 @@ struct DashboardPage {
 }
 
 impl DashboardPage {
-    fn count_of(&self, status: &str) -> i64 {
-        self.overview
-            .last_day
-            .iter()
-            .find(|(s, _)| s == status)
-            .map_or(0, |(_, n)| *n)
-    }
-
-    fn total_last_day(&self) -> i64 {
-        self.overview.last_day.iter().map(|(_, n)| n).sum()
-    }
-
     /// Whether more webhooks are held back than the list shows.
     fn more_held_back(&self) -> bool {
         self.overview.failing + self.overview.paused > self.held_back.len() as i64

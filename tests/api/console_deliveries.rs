@@ -33,7 +33,8 @@ pub(crate) async fn seed(
     seed_at(app, webhook_id, n, status, event_type, Utc::now()).await
 }
 
-/// Like `seed`, with delivery ids (UUID v7, which carry their creation time) made at `at`.
+/// Like `seed`, with event and delivery ids (UUID v7, which carry their creation time) made
+/// at `at`.
 async fn seed_at(
     app: &TestApp,
     webhook_id: i64,
@@ -57,7 +58,7 @@ async fn seed_at(
             let new_events: Vec<NewEvent> = chunk
                 .iter()
                 .map(|i| NewEvent {
-                    id: Uuid::now_v7(),
+                    id: id_at(),
                     event_type: event_type.into(),
                     occurred_at: Utc::now(),
                     payload: json!({ "n": i }),
@@ -586,6 +587,104 @@ async fn retention_deletes_old_delivered_history_and_keeps_dead_letters() {
         .await;
     assert_eq!(events_left, 10);
     assert!(recent.iter().all(|(_, d)| left.iter().any(|l| l.id == *d)));
+}
+
+#[tokio::test]
+async fn retention_drops_whole_weeks_and_keeps_their_dead_letters_with_attempts_and_events() {
+    let app = spawn_app_with(|s| s.worker.enabled = false).await;
+    let (hook, _) = create_webhook(&app, "http://127.0.0.1:9/x", |_| {}).await;
+    let long_ago = Utc::now() - chrono::Duration::days(60);
+    let week = app
+        .with_conn(move |conn| {
+            assert_eq!(
+                herald::db::partitions::ensure_covering(conn, long_ago, long_ago).unwrap(),
+                1
+            );
+            herald::db::partitions::weeks(conn).unwrap()[0]
+        })
+        .await;
+    assert!(week.starts <= long_ago && long_ago < week.ends());
+    let delivered = seed_at(
+        &app,
+        hook.id,
+        300,
+        "delivered",
+        "course.completed",
+        long_ago,
+    )
+    .await;
+    let dead = seed_at(&app, hook.id, 2, "dead", "course.completed", long_ago).await;
+    let recent = seed(&app, hook.id, 3, "delivered", "course.completed").await;
+    let (dead_event, dead_delivery) = dead[0];
+    let hook_id = hook.id;
+    app.with_conn(move |conn| {
+        for delivery in [dead_delivery, delivered[0].1] {
+            diesel::sql_query(
+                "INSERT INTO delivery_attempts (delivery_id, webhook_id, number, started_at,
+                                                duration_ms, request_headers, outcome)
+                 VALUES ($1, $2, 1, now() - interval '60 days', 5, '{}', 'dead')",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(delivery)
+            .bind::<diesel::sql_types::BigInt, _>(hook_id)
+            .execute(conn)
+            .unwrap();
+        }
+        let partition = week.partition_of("deliveries");
+        let in_week: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "(SELECT count(*) FROM {partition})"
+        )))
+        .get_result(conn)
+        .unwrap();
+        assert_eq!(
+            in_week, 302,
+            "the old deliveries are in their week's partition"
+        );
+
+        let removed =
+            herald::retention::run_once(conn, Duration::from_secs(30 * 86_400), 1000).unwrap();
+        assert_eq!(removed.weeks, 1);
+        assert_eq!(removed.deliveries, 300);
+        assert_eq!(removed.events, 300);
+        assert!(!herald::db::partitions::weeks(conn).unwrap().contains(&week));
+        for table in herald::db::partitions::TABLES {
+            let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                &format!("to_regclass('{}') IS NOT NULL", week.partition_of(table)),
+            ))
+            .get_result(conn)
+            .unwrap();
+            assert!(!exists, "{table}'s week is dropped");
+        }
+    })
+    .await;
+    let left = deliveries_of(&app, hook.id).await;
+    assert_eq!(
+        left.len(),
+        2 + 3,
+        "the dead letters and the recent deliveries stay"
+    );
+    assert_eq!(
+        attempts_of(&app, dead_delivery).await.len(),
+        1,
+        "with their attempts"
+    );
+    assert!(recent.iter().all(|(_, d)| left.iter().any(|l| l.id == *d)));
+    let dead_event_kept = app
+        .with_conn(move |conn| {
+            events::table
+                .find(dead_event)
+                .count()
+                .get_result::<i64>(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(dead_event_kept, 1, "and their events");
+    // The dead letter still opens, with its event and attempt, and can be replayed.
+    app.login_as(Role::Admin).await;
+    let page = app.get(&format!("/deliveries/{dead_delivery}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("retries exhausted"), "{page}");
+    assert!(page.contains(&dead_event.to_string()), "the event is shown");
 }
 
 #[tokio::test]
