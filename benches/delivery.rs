@@ -39,6 +39,8 @@ use serde_json::json;
 // file for a benchmark of its own).
 #[path = "delivery/dbwork.rs"]
 mod dbwork;
+#[path = "delivery/history.rs"]
+mod history;
 #[path = "delivery/measure.rs"]
 mod measure;
 #[path = "delivery/noisy.rs"]
@@ -86,6 +88,20 @@ struct Bench {
 }
 
 async fn run() -> anyhow::Result<()> {
+    // BENCH_SCENARIOS=single,batch,fanout,latency,idle,scale,noisy,overload,takeover picks some
+    // (all of those by default); `history` (the 10-million-delivery page timings, on a database
+    // of its own) runs only when named.
+    let wanted = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| {
+        "single,batch,fanout,latency,idle,scale,noisy,overload,takeover".into()
+    });
+    let wants = |name: &str| wanted.split(',').any(|w| w.trim() == name);
+    let runs: usize = measure::env_number("BENCH_RUNS", 3)?;
+    if wants("history") {
+        history::run(runs).await?;
+        if wanted.split(',').all(|w| w.trim() == "history") {
+            return Ok(());
+        }
+    }
     let origin = Instant::now();
     let dir = tempfile::Builder::new().prefix("herald-bench-").tempdir()?;
     let (database_url, _cluster) = database(dir.path())?;
@@ -158,12 +174,6 @@ async fn run() -> anyhow::Result<()> {
     )
     .await?;
 
-    // BENCH_SCENARIOS=single,batch,fanout,latency,noisy,overload,takeover picks some (all by default).
-    let wanted = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| {
-        "single,batch,fanout,latency,idle,scale,noisy,overload,takeover".into()
-    });
-    let wants = |name: &str| wanted.split(',').any(|w| w.trim() == name);
-    let runs: usize = measure::env_number("BENCH_RUNS", 3)?;
     let latency_seconds: u64 = measure::env_number("BENCH_LATENCY_SECONDS", 30)?;
     if wants("single") {
         throughput(
@@ -381,6 +391,10 @@ fn add_cost(
         figures.add(
             "statement ms per delivery",
             breakdown.statement_ms_per_delivery(),
+        );
+        figures.add(
+            "statement planning ms per delivery",
+            breakdown.plan_ms_per_delivery(),
         );
     }
 }

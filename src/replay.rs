@@ -182,7 +182,7 @@ fn requeue(conn: &mut PgConnection, ids: &[Uuid], from: &[&str]) -> QueryResult<
         #[diesel(sql_type = diesel::sql_types::Uuid)]
         id: Uuid,
     }
-    let rows: Vec<Requeued> = diesel::sql_query(
+    let rows: Vec<Requeued> = crate::db::prepared::sql(
         "UPDATE deliveries d
          SET status = 'pending', next_attempt_at = now(), dead_reason = NULL,
              lease_until = NULL, leased_by = NULL

@@ -51,7 +51,11 @@ pub fn generate(pool: &PgPool, plan: Plan, writers: usize) -> anyhow::Result<Vec
     let webhooks = ensure_webhooks(&mut conn, plan.webhooks)?;
     let now = Utc::now();
     let from = now - Duration::days(plan.days);
-    partitions::ensure_covering(&mut conn, from, now + Duration::weeks(partitions::WEEKS_AHEAD))?;
+    partitions::ensure_covering(
+        &mut conn,
+        from,
+        now + Duration::weeks(partitions::WEEKS_AHEAD),
+    )?;
     let span_micros = plan.days * 86_400 * 1_000_000;
     let chunks = (plan.deliveries + CHUNK - 1) / CHUNK;
     let next_chunk = AtomicI64::new(0);

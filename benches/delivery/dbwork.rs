@@ -42,6 +42,8 @@ struct StatementRow {
     calls: i64,
     #[diesel(sql_type = Double)]
     total_ms: f64,
+    #[diesel(sql_type = Double)]
+    plan_ms: f64,
     #[diesel(sql_type = BigInt)]
     wal_bytes: i64,
 }
@@ -96,7 +98,7 @@ pub struct Breakdown {
     /// (table, inserted, updated, of which HOT, deleted), per delivery.
     tables: Vec<(String, f64, f64, f64, f64)>,
     /// (statement, calls, ms, WAL bytes), per delivery; the costliest first.
-    statements: Vec<(String, f64, f64, f64)>,
+    statements: Vec<(String, f64, f64, f64, f64)>,
 }
 
 /// Reads the counters after a run of `deliveries` deliveries (waits for them to settle).
@@ -125,11 +127,12 @@ pub fn finish(
     table_rows.sort_by(|a, b| (b.1 + b.2 + b.4).total_cmp(&(a.1 + a.2 + a.4)));
     let statements = if baseline.statements {
         let rows: Vec<StatementRow> = diesel::sql_query(
-            "SELECT query, calls, total_exec_time AS total_ms, wal_bytes::bigint AS wal_bytes
+            "SELECT query, calls, total_exec_time AS total_ms, total_plan_time AS plan_ms,
+                    wal_bytes::bigint AS wal_bytes
              FROM pg_stat_statements
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                AND query NOT LIKE '%pg_stat%' AND query NOT LIKE '%pg_current_wal_lsn%'
-             ORDER BY total_exec_time DESC",
+             ORDER BY total_exec_time + total_plan_time DESC",
         )
         .load(conn)?;
         rows.into_iter()
@@ -138,6 +141,7 @@ pub fn finish(
                     one_line(&r.query),
                     r.calls as f64 / n,
                     r.total_ms / n,
+                    r.plan_ms / n,
                     r.wal_bytes as f64 / n,
                 )
             })
@@ -174,6 +178,11 @@ impl Breakdown {
         self.statements.iter().map(|s| s.2).sum()
     }
 
+    /// Statement planning time per delivery, in all (ms; `pg_stat_statements.track_planning`).
+    pub fn plan_ms_per_delivery(&self) -> f64 {
+        self.statements.iter().map(|s| s.3).sum()
+    }
+
     /// Rows written (inserted + updated + deleted) per delivery, and of the updates how many
     /// were HOT (no index touched).
     pub fn rows_written(&self) -> (f64, f64, f64) {
@@ -185,12 +194,13 @@ impl Breakdown {
 
     pub fn print(&self) {
         println!(
-            "    database work per delivery ({:.0} deliveries): {:.2} commits, {:.0} WAL bytes, {:.2} statements taking {:.3} ms",
+            "    database work per delivery ({:.0} deliveries): {:.2} commits, {:.0} WAL bytes, {:.2} statements taking {:.3} ms to run and {:.3} ms to plan",
             self.deliveries,
             self.commits,
             self.wal_bytes,
             self.statements_per_delivery(),
-            self.statement_ms_per_delivery()
+            self.statement_ms_per_delivery(),
+            self.plan_ms_per_delivery()
         );
         println!(
             "      {:<30} {:>9} {:>9} {:>9} {:>9}",
@@ -201,11 +211,11 @@ impl Breakdown {
         }
         if !self.statements.is_empty() {
             println!(
-                "      {:>7} {:>8} {:>8}  statement (per delivery: calls, ms, WAL bytes)",
-                "calls", "ms", "WAL"
+                "      {:>7} {:>8} {:>8} {:>8}  statement (per delivery: calls, ms to run, ms to plan, WAL bytes)",
+                "calls", "run ms", "plan ms", "WAL"
             );
-            for (query, calls, ms, wal) in self.statements.iter().take(14) {
-                println!("      {calls:>7.3} {ms:>8.4} {wal:>8.0}  {query}");
+            for (query, calls, ms, plan, wal) in self.statements.iter().take(14) {
+                println!("      {calls:>7.3} {ms:>8.4} {plan:>8.4} {wal:>8.0}  {query}");
             }
         }
     }

@@ -183,7 +183,9 @@ impl EmbeddedPostgres {
                 &format!("max_connections={}", options.max_connections),
             ]);
         if options.track_statements {
-            command.args(["-c", "shared_preload_libraries=pg_stat_statements"]);
+            command
+                .args(["-c", "shared_preload_libraries=pg_stat_statements"])
+                .args(["-c", "pg_stat_statements.track_planning=on"]);
         }
         if options.durable {
             // Durable (fsync, synchronous commit, full-page writes all on), tuned for a queue:

@@ -4,6 +4,7 @@ pub mod embedded;
 pub mod liveness;
 pub mod monitor;
 pub mod partitions;
+pub mod prepared;
 pub mod schema;
 
 use std::time::Duration;

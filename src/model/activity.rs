@@ -23,7 +23,7 @@ pub fn hourly(
     webhook_id: Option<i64>,
     since: DateTime<Utc>,
 ) -> QueryResult<Vec<HourCounts>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT hour, sum(delivered)::bigint AS delivered, sum(failed)::bigint AS failed \
          FROM attempt_counts_hourly \
          WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC') \
@@ -54,7 +54,7 @@ pub fn most_failures(
     since: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<FailureCount>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT c.webhook_id, w.name, sum(c.failed)::bigint AS failed, \
                 sum(c.delivered + c.failed)::bigint AS attempts \
          FROM attempt_counts_hourly c JOIN webhooks w ON w.id = c.webhook_id \

@@ -87,7 +87,7 @@ impl RecentFailure {
 
 pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
     use crate::db::schema::{deliveries, webhooks};
-    let last_day: DayCounts = diesel::sql_query(
+    let last_day: DayCounts = crate::db::prepared::sql(
         "SELECT COALESCE(sum(delivered), 0)::bigint AS delivered,
                 COALESCE(sum(failed), 0)::bigint AS failed, COALESCE(sum(dead), 0)::bigint AS dead
          FROM attempt_counts_hourly
@@ -112,7 +112,7 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
         .select((webhooks::id, webhooks::name, webhooks::disabled_reason))
         .limit(20)
         .load(conn)?;
-    let recent_failures = diesel::sql_query(
+    let recent_failures = crate::db::prepared::sql(
         "SELECT a.delivery_id, a.webhook_id, w.name AS webhook_name, d.event_type, a.started_at,
                 a.number, a.outcome, a.response_status, a.error_kind
          FROM delivery_attempts a
@@ -123,7 +123,7 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
          LIMIT 10",
     )
     .load(conn)?;
-    let held_back = diesel::sql_query(
+    let held_back = crate::db::prepared::sql(
         "SELECT w.name, w.enabled, f.*
          FROM webhook_flow f JOIN webhooks w ON w.id = f.webhook_id
          WHERE f.circuit = 'failing' OR f.paused_until > now()

@@ -178,7 +178,7 @@ pub fn claim(
     if quotas.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "WITH quota AS (
              SELECT * FROM unnest($1::bigint[], $2::int[]) AS q(webhook_id, quota)
          ), due AS (
@@ -228,7 +228,7 @@ pub fn next_due(conn: &mut PgConnection) -> QueryResult<Option<DateTime<Utc>>> {
         #[diesel(sql_type = Nullable<Timestamptz>)]
         at: Option<DateTime<Utc>>,
     }
-    let next: Next = diesel::sql_query(
+    let next: Next = crate::db::prepared::sql(
         "SELECT LEAST(
              (SELECT min(GREATEST(oldest.next_attempt_at,
                                   COALESCE(f.paused_until, '-infinity'),
@@ -260,7 +260,7 @@ pub fn renew_leases(
     // Rows the recorder is writing right now are skipped (their lease no longer matters), and
     // the rest are locked in one order: two updates of the same rows in different orders
     // would deadlock.
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "UPDATE deliveries SET lease_until = now() + make_interval(secs => $3)
          WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($2) AND leased_by = $1
                       ORDER BY id FOR UPDATE SKIP LOCKED)",
@@ -294,7 +294,7 @@ pub fn batch_events(
     if delivery_ids.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT de.delivery_id, e.id AS event_id, e.event_type, e.occurred_at, e.payload::text AS payload
          FROM delivery_events de JOIN events e ON e.id = de.event_id
          WHERE de.delivery_id = ANY($1)
@@ -374,8 +374,8 @@ fn take_back(
         n: i64,
     }
     let taken: Taken = match held_by {
-        None => diesel::sql_query(sql).get_result(conn)?,
-        Some((worker, ids)) => diesel::sql_query(sql)
+        None => crate::db::prepared::sql(&sql).get_result(conn)?,
+        Some((worker, ids)) => crate::db::prepared::sql(&sql)
             .bind::<Text, _>(worker)
             .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
             .get_result(conn)?,

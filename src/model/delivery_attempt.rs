@@ -98,7 +98,7 @@ pub fn record(
     let texts = |f: fn(&crate::model::delivery::StateChange) -> Option<String>| {
         changes.iter().map(f).collect::<Vec<_>>()
     };
-    let changed: Vec<Changed> = diesel::sql_query(RECORD.as_str())
+    let changed: Vec<Changed> = crate::db::prepared::sql(RECORD.as_str())
         .bind::<Text, _>(worker)
         .bind::<Array<diesel::sql_types::Uuid>, _>(changes.iter().map(|c| c.id).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(changes.iter().map(|c| c.status).collect::<Vec<_>>())

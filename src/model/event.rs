@@ -56,7 +56,7 @@ pub fn insert_with_deliveries(
     deliveries: &[NewDelivery],
     version: i64,
 ) -> QueryResult<Stored> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "WITH current AS (SELECT version FROM webhook_config_version LIMIT 1),
          posted AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[],

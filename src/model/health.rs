@@ -71,7 +71,7 @@ pub fn for_webhooks(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<WebhookHealth> = diesel::sql_query(
+    let rows: Vec<WebhookHealth> = crate::db::prepared::sql(
         "SELECT w.id AS webhook_id,
                 last.started_at AS last_attempt_at, last.outcome AS last_outcome,
                 last.response_status AS last_status, last.error_kind AS last_error_kind,

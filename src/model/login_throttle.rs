@@ -61,7 +61,7 @@ pub struct Locked {
 /// Creates the key's row if there is none and locks it until the transaction ends: a
 /// concurrent attempt on the same key waits here until this one has recorded its outcome.
 pub fn lock(conn: &mut PgConnection, key: &Key) -> QueryResult<Locked> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "INSERT INTO login_throttle (scope, username, client_address) VALUES ($1, $2, $3)
          ON CONFLICT (scope, username, client_address)
              DO UPDATE SET failures = login_throttle.failures
@@ -115,7 +115,7 @@ pub fn take_back_one(conn: &mut PgConnection, key: &Key) -> QueryResult<()> {
 /// Deletes up to `limit` rows that no longer hold anything back: no failure since `before`
 /// and no wait running. Rows locked by an attempt in progress are skipped, never waited for.
 pub fn prune(conn: &mut PgConnection, before: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "DELETE FROM login_throttle WHERE (scope, username, client_address) IN (
              SELECT scope, username, client_address FROM login_throttle
              WHERE last_failure_at < $1 AND next_allowed_at < now()

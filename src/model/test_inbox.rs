@@ -95,7 +95,7 @@ pub fn insert_request(conn: &mut PgConnection, request: &NewInboxRequest<'_>) ->
             .values(request)
             .returning(test_inbox_requests::id)
             .get_result(conn)?;
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "DELETE FROM test_inbox_requests WHERE inbox_id = $1 AND id NOT IN \
              (SELECT id FROM test_inbox_requests WHERE inbox_id = $1 ORDER BY id DESC LIMIT $2)",
         )

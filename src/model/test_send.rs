@@ -66,7 +66,7 @@ pub fn insert(conn: &mut PgConnection, sent: &TestSend) -> QueryResult<()> {
         diesel::insert_into(test_sends::table)
             .values(sent)
             .execute(conn)?;
-        diesel::sql_query(
+        crate::db::prepared::sql(
             "DELETE FROM test_sends WHERE webhook_id = $1 AND id NOT IN \
              (SELECT id FROM test_sends WHERE webhook_id = $1 ORDER BY started_at DESC LIMIT $2)",
         )

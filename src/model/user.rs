@@ -101,7 +101,7 @@ pub fn insert_if_none_exist(
 ) -> QueryResult<Option<User>> {
     conn.transaction(|conn| {
         // Serialise concurrent first starts on one database.
-        diesel::sql_query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(conn)?;
+        crate::db::prepared::sql("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(conn)?;
         let any: i64 = users::table.count().get_result(conn)?;
         if any > 0 {
             return Ok(None);

@@ -325,7 +325,7 @@ pub fn set_secrets(
 /// and the membership rows of its batches here (history tables have no foreign keys between
 /// them, see migration 15).
 pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "DELETE FROM delivery_events WHERE delivery_id IN
              (SELECT id FROM deliveries WHERE webhook_id = $1 AND event_id IS NULL)",
     )
@@ -439,7 +439,7 @@ impl Subscriber {
 
 /// Every enabled webhook with its subscriptions.
 pub fn subscribers(conn: &mut PgConnection) -> QueryResult<Vec<Subscriber>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "SELECT w.id, w.all_events, w.batch_window_minutes, w.batch_max_events, w.dispatch_mode,
                 ARRAY(SELECT we.event_type FROM webhook_events we WHERE we.webhook_id = w.id) AS types
          FROM webhooks w

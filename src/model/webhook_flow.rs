@@ -71,7 +71,7 @@ pub struct DueWebhook {
 /// breaker healthy or a probe due), with what the scheduler needs. `count_bound` caps the
 /// per-webhook count of due deliveries.
 pub fn lock_due(conn: &mut PgConnection, count_bound: i64) -> QueryResult<Vec<DueWebhook>> {
-    diesel::sql_query(
+    crate::db::prepared::sql(
         // The oldest pending delivery of each webhook is one probe of the due index. (An
         // EXISTS here let the planner hash every due delivery of every webhook: a claim cost
         // grew with the backlog.)
@@ -169,7 +169,7 @@ pub fn save(conn: &mut PgConnection, flows: &[WebhookFlow]) -> QueryResult<usize
     if flows.is_empty() {
         return Ok(0);
     }
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "UPDATE webhook_flow f
          SET circuit = u.circuit, consecutive_failures = u.consecutive_failures,
              failing_since = u.failing_since, next_probe_at = u.next_probe_at,

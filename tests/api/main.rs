@@ -31,6 +31,7 @@ mod migrations;
 mod openapi;
 mod page_widths;
 mod pages;
+mod prepared_statements;
 mod receiver;
 mod receiver_secrets;
 mod security_headers;
