@@ -14,6 +14,9 @@ pub struct HourCounts {
     pub delivered: i64,
     #[diesel(sql_type = BigInt)]
     pub failed: i64,
+    /// Attempts that made their delivery a dead letter (counted among `failed`).
+    #[diesel(sql_type = BigInt)]
+    pub dead: i64,
 }
 
 /// Hours with attempts since `since` (hours without any are left out), oldest first; all
@@ -24,7 +27,8 @@ pub fn hourly(
     since: DateTime<Utc>,
 ) -> QueryResult<Vec<HourCounts>> {
     crate::db::prepared::sql(
-        "SELECT hour, sum(delivered)::bigint AS delivered, sum(failed)::bigint AS failed \
+        "SELECT hour, sum(delivered)::bigint AS delivered, sum(failed)::bigint AS failed, \
+                sum(dead)::bigint AS dead \
          FROM attempt_counts_hourly \
          WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC') \
            AND ($2::bigint IS NULL OR webhook_id = $2) \

@@ -12,7 +12,8 @@ pub struct Overview {
     pub last_day: DayCounts,
     pub queued: i64,
     pub oldest_queued_at: Option<DateTime<Utc>>,
-    pub dead: i64,
+    /// Dead letters waiting, counted up to 10,000.
+    pub dead: crate::model::delivery_list::UpTo,
     pub auto_disabled: Vec<(i64, String, Option<String>)>,
     pub recent_failures: Vec<RecentFailure>,
     /// Webhooks whose breaker is open now, or that the receiver paused (failing first).
@@ -25,18 +26,24 @@ pub struct Overview {
 pub const HELD_BACK_SHOWN: i64 = 20;
 
 /// Attempts of the last 24 hours (the current hour and the 23 before it), all webhooks.
-#[derive(Debug, Clone, Copy, Default, QueryableByName)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct DayCounts {
-    #[diesel(sql_type = BigInt)]
     pub delivered: i64,
-    #[diesel(sql_type = BigInt)]
     pub failed: i64,
     /// Attempts that made their delivery a dead letter.
-    #[diesel(sql_type = BigInt)]
     pub dead: i64,
 }
 
 impl DayCounts {
+    /// The sum of the hours (from [`crate::model::activity::hourly`]).
+    pub fn of(hours: &[crate::model::activity::HourCounts]) -> Self {
+        hours.iter().fold(Self::default(), |sum, h| Self {
+            delivered: sum.delivered + h.delivered,
+            failed: sum.failed + h.failed,
+            dead: sum.dead + h.dead,
+        })
+    }
+
     pub fn attempts(&self) -> i64 {
         self.delivered + self.failed
     }
@@ -87,13 +94,6 @@ impl RecentFailure {
 
 pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
     use crate::db::schema::{deliveries, webhooks};
-    let last_day: DayCounts = crate::db::prepared::sql(
-        "SELECT COALESCE(sum(delivered), 0)::bigint AS delivered,
-                COALESCE(sum(failed), 0)::bigint AS failed, COALESCE(sum(dead), 0)::bigint AS dead
-         FROM attempt_counts_hourly
-         WHERE hour >= date_trunc('hour', now(), 'UTC') - interval '23 hours'",
-    )
-    .get_result(conn)?;
     let (queued, oldest_queued_at): (i64, Option<DateTime<Utc>>) = deliveries::table
         .filter(deliveries::status.eq_any(["pending", "delivering"]))
         .select((
@@ -101,10 +101,14 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
             diesel::dsl::min(deliveries::created_at),
         ))
         .first(conn)?;
-    let dead = deliveries::table
-        .filter(deliveries::status.eq("dead"))
-        .count()
-        .get_result(conn)?;
+    let dead = crate::model::delivery_list::count_up_to(
+        conn,
+        &crate::model::delivery_list::DeliveryFilter {
+            status: Some("dead".into()),
+            ..Default::default()
+        },
+        crate::model::delivery_list::COUNT_CAP,
+    )?;
     let auto_disabled = webhooks::table
         .filter(webhooks::enabled.eq(false))
         .filter(webhooks::disabled_by.is_null())
@@ -149,7 +153,7 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
         held_back,
         failing,
         paused,
-        last_day,
+        last_day: DayCounts::default(),
         queued,
         oldest_queued_at,
         dead,

@@ -158,6 +158,41 @@ pub fn page(
     })
 }
 
+/// How many deliveries match, counted up to `cap` (a list shows "10,000+" rather than
+/// counting ten million rows on every page).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpTo {
+    pub count: i64,
+    /// More than `count` match.
+    pub capped: bool,
+}
+
+impl std::fmt::Display for UpTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plus = if self.capped { "+" } else { "" };
+        write!(f, "{}{plus}", crate::web::counting::thousands(self.count))
+    }
+}
+
+/// The most a list counts.
+pub const COUNT_CAP: i64 = 10_000;
+
+pub fn count_up_to(
+    conn: &mut PgConnection,
+    filter: &DeliveryFilter,
+    cap: i64,
+) -> QueryResult<UpTo> {
+    let found: Vec<Uuid> = filtered(filter)
+        .select(deliveries::id)
+        .limit(cap + 1)
+        .load(conn)?;
+    let found = found.len() as i64;
+    Ok(UpTo {
+        count: found.min(cap),
+        capped: found > cap,
+    })
+}
+
 /// How many deliveries match (for "replay all N that match").
 pub fn count(conn: &mut PgConnection, filter: &DeliveryFilter) -> QueryResult<i64> {
     filtered(filter).count().get_result(conn)

@@ -30,6 +30,7 @@ pub fn last_day(counts: &[HourCounts], now: DateTime<Utc>) -> Vec<HourCounts> {
                     hour,
                     delivered: 0,
                     failed: 0,
+                    dead: 0,
                 })
         })
         .collect()
@@ -156,6 +157,7 @@ mod tests {
             hour: Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap(),
             delivered: 9,
             failed: 1,
+            dead: 0,
         }];
         let day = last_day(&counts, now);
         assert_eq!(day.len(), 24);
@@ -176,6 +178,7 @@ mod tests {
             hour: Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap(),
             delivered: 9,
             failed: 1,
+            dead: 0,
         }];
         let svg = hourly_svg(&last_day(&counts, now), "Attempts <per> hour");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

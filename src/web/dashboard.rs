@@ -109,6 +109,8 @@ pub async fn show(
     let base_url = super::inboxes::base_url(&request);
     let first_run = first_run.map(|(progress, admins)| FirstRun::new(progress, admins, &base_url));
     let hours = charts::last_day(&hourly, now);
+    // The same 24 hours the chart shows.
+    overview.last_day = dashboard::DayCounts::of(&hours);
     let held_back = std::mem::take(&mut overview.held_back)
         .into_iter()
         .map(|h| HeldBackRow {

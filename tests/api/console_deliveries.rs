@@ -688,6 +688,45 @@ async fn retention_drops_whole_weeks_and_keeps_their_dead_letters_with_attempts_
 }
 
 #[tokio::test]
+async fn lists_count_up_to_a_cap_and_say_when_there_are_more() {
+    use herald::model::delivery_list::{DeliveryFilter, UpTo, count_up_to};
+    let app = spawn_app_with(|s| s.worker.enabled = false).await;
+    let (hook, _) = create_webhook(&app, "http://127.0.0.1:9/x", |_| {}).await;
+    seed(&app, hook.id, 5, "dead", "course.completed").await;
+    let dead = DeliveryFilter {
+        status: Some("dead".into()),
+        ..Default::default()
+    };
+    let (capped, exact) = app
+        .with_conn(move |conn| {
+            (
+                count_up_to(conn, &dead, 3).unwrap(),
+                count_up_to(conn, &dead, 5).unwrap(),
+            )
+        })
+        .await;
+    assert_eq!(
+        capped,
+        UpTo {
+            count: 3,
+            capped: true
+        }
+    );
+    assert_eq!(capped.to_string(), "3+");
+    assert_eq!(
+        exact,
+        UpTo {
+            count: 5,
+            capped: false
+        }
+    );
+    assert_eq!(exact.to_string(), "5");
+    app.login_as(Role::Manager).await;
+    let page = app.get("/dead-letters").await.text().await.unwrap();
+    assert!(page.contains("Replay all 5…"), "{page}");
+}
+
+#[tokio::test]
 async fn viewers_read_every_page_and_change_nothing() {
     let app = spawn_app_with(|s| s.worker.enabled = false).await;
     let (hook, _) = create_webhook(&app, "http://127.0.0.1:9/x", |_| {}).await;

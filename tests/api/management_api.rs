@@ -461,6 +461,7 @@ async fn deliveries_and_dead_letters_are_read_and_replayed_over_the_api() {
     let (status, list) = read.get("/api/v1/deliveries").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["count"], 2);
+    assert_eq!(list["count_capped"], false);
     let id = list["results"][0]["id"].as_str().unwrap().to_owned();
     let (status, detail) = read.get(&format!("/api/v1/deliveries/{id}")).await;
     assert_eq!(status, StatusCode::OK);

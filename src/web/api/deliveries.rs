@@ -118,7 +118,7 @@ async fn listing(
     let (count, page) = state
         .run(move |conn| {
             Ok::<_, diesel::result::Error>((
-                delivery_list::count(conn, &filter)?,
+                delivery_list::count_up_to(conn, &filter, delivery_list::COUNT_CAP)?,
                 delivery_list::page(conn, &filter, cursor, 50)?,
             ))
         })
@@ -146,7 +146,8 @@ async fn listing(
         })
         .flatten();
     Ok(HttpResponse::Ok().json(ListPage {
-        count,
+        count: count.count,
+        count_capped: count.capped,
         next,
         previous,
         results: page.items.into_iter().map(DeliveryItem::from).collect(),

@@ -96,7 +96,10 @@ impl ListQuery {
 /// `{ count, next, previous, results }`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListPage<T> {
+    /// How many match; lists of deliveries count up to 10,000 (see `count_capped`).
     pub count: i64,
+    /// More than `count` match (deliveries and dead letters are counted up to 10,000).
+    pub count_capped: bool,
     pub next: Option<String>,
     pub previous: Option<String>,
     pub results: Vec<T>,
@@ -147,6 +150,7 @@ pub async fn list(
     };
     Ok(HttpResponse::Ok().json(ListPage {
         count: paged.total,
+        count_capped: false,
         next: paged.has_next().then(|| link(paged.page.number + 1)),
         previous: paged.has_previous().then(|| link(paged.page.number - 1)),
         results: views,
@@ -676,6 +680,7 @@ pub async fn event_types(
         .collect();
     Ok(HttpResponse::Ok().json(ListPage {
         count: results.len() as i64,
+        count_capped: false,
         next: None,
         previous: None,
         results,

@@ -30,8 +30,8 @@ pub struct ListPage {
     pub statuses: &'static [&'static str],
     pub rendered_at: DateTime<Utc>,
     pub filters: String,
-    /// Dead letters matching the filters (for "replay all").
-    pub matching: i64,
+    /// Dead letters matching the filters (for "replay all"), counted up to 10,000.
+    pub matching: delivery_list::UpTo,
 }
 
 pub async fn list(
@@ -58,9 +58,12 @@ pub async fn build(
     let (page, webhooks, event_types, matching) = state
         .run(move |conn| {
             let matching = if dead_letters {
-                delivery_list::count(conn, &filter)?
+                delivery_list::count_up_to(conn, &filter, delivery_list::COUNT_CAP)?
             } else {
-                0
+                delivery_list::UpTo {
+                    count: 0,
+                    capped: false,
+                }
             };
             Ok::<_, diesel::result::Error>((
                 delivery_list::page(conn, &filter, cursor, PER_PAGE)?,
