@@ -178,6 +178,9 @@ impl EmbeddedPostgres {
             .arg(&self.socket_dir)
             .args(["-h", "", "-p", &PORT.to_string()])
             .args(["-c", "unix_socket_permissions=0700"])
+            // Short OLTP statements only: JIT compiling costs more than it saves (see
+            // db/liveness.rs, which also turns it off for a server of one's own).
+            .args(["-c", "jit=off"])
             .args([
                 "-c",
                 &format!("max_connections={}", options.max_connections),

@@ -63,3 +63,26 @@ fn statements_are_prepared_once_per_connection_and_bind_in_any_order() {
     }
     assert_eq!(prepared_like(&mut conn, "unprepared-test"), 0);
 }
+
+/// Herald's connections run without JIT: a prepared claim over the partitioned tables was once
+/// estimated above `jit_above_cost` and spent about a second compiling on every call.
+#[test]
+fn pooled_connections_turn_jit_off() {
+    let database = TestDatabase::migrated();
+    let pool = herald::db::build_pool(&database.url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        setting: String,
+        #[diesel(sql_type = Text)]
+        source: String,
+    }
+    let jit: Setting =
+        diesel::sql_query("SELECT setting, source::text FROM pg_settings WHERE name = 'jit'")
+            .get_result(&mut *conn)
+            .unwrap();
+    assert_eq!(jit.setting, "off");
+    // Set by the connection itself, so it holds on a server configured otherwise.
+    assert_eq!(jit.source, "session");
+}
