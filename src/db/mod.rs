@@ -68,9 +68,12 @@ impl<E: std::fmt::Display> r2d2::HandleError<E> for ConnectErrorsAtDebug {
 /// the platform posted is lost, because ingest keeps synchronous commits in the web pool.
 /// Without this, every claim and every outcome batch waited for an fsync, which capped a
 /// webhook with a small in-flight limit at a few hundred deliveries a second.
+/// Its prepared statements also always use their generic plan: PostgreSQL otherwise kept
+/// planning the outcome statement afresh on every call (the generic plan of a statement over
+/// partitioned tables looks costlier on paper), which cost more than running it.
 pub fn build_worker_pool(database_url: &str, size: u32) -> anyhow::Result<PgPool> {
     let pool = pool_builder(size, WORKER_POOL_TIMEOUT)
-        .connection_customizer(Box::new(AsynchronousCommit))
+        .connection_customizer(Box::new(WorkerSession))
         .build_unchecked(CheckedManager::new(database_url));
     pool.get_timeout(Duration::from_secs(10))
         .context("could not connect to the database (check DATABASE_URL)")?;
@@ -78,15 +81,15 @@ pub fn build_worker_pool(database_url: &str, size: u32) -> anyhow::Result<PgPool
 }
 
 #[derive(Debug, Clone, Copy)]
-struct AsynchronousCommit;
+struct WorkerSession;
 
-impl r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for AsynchronousCommit {
+impl r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for WorkerSession {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        use diesel::RunQueryDsl;
-        diesel::sql_query("SET synchronous_commit TO off")
-            .execute(conn)
-            .map(|_| ())
-            .map_err(diesel::r2d2::Error::QueryError)
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute(
+            "SET synchronous_commit TO off; SET plan_cache_mode TO force_generic_plan",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 

@@ -306,15 +306,19 @@ async fn worker_connections_commit_without_waiting_for_the_flush_and_web_ones_ke
         let worker = herald::db::build_worker_pool(&url, 1).unwrap();
         let web = herald::db::build_pool(&url, 1).unwrap();
         let (mut worker, mut web) = (worker.get().unwrap(), web.get().unwrap());
+        const PLANS: &str = "SELECT setting AS synchronous_commit FROM pg_settings
+                             WHERE name = 'plan_cache_mode'";
         (
             show(&mut worker, NOW),
             show(&mut web, NOW),
             show(&mut web, SERVER),
+            show(&mut worker, PLANS),
         )
     })
     .await
     .unwrap();
-    let (worker, web, server) = settings;
+    let (worker, web, server, worker_plans) = settings;
     assert_eq!(worker, "off");
+    assert_eq!(worker_plans, "force_generic_plan", "worker statements keep their plan");
     assert_eq!(web, server, "ingest commits as the server is configured");
 }
