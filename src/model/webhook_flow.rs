@@ -108,14 +108,29 @@ pub fn count_in_flight(
     conn: &mut PgConnection,
     webhook_ids: &[i64],
 ) -> QueryResult<std::collections::HashMap<i64, i64>> {
-    use crate::db::schema::deliveries;
-    let counts: Vec<(i64, i64)> = deliveries::table
-        .filter(deliveries::webhook_id.eq_any(webhook_ids))
-        .filter(deliveries::status.eq("delivering"))
-        .group_by(deliveries::webhook_id)
-        .select((deliveries::webhook_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(counts.into_iter().collect())
+    #[derive(QueryableByName)]
+    struct InFlight {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        webhook_id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    // One index probe per webhook (the partial index of open deliveries), a plan that stays
+    // right when the statement keeps its generic plan; `webhook_id = ANY(…)` did not (its
+    // generic plan walked every delivering row).
+    let counts: Vec<InFlight> = crate::db::prepared::sql(
+        "SELECT w.id AS webhook_id,
+                (SELECT count(*) FROM deliveries d
+                 WHERE d.webhook_id = w.id AND d.status = 'delivering') AS n
+         FROM unnest($1::bigint[]) AS w(id)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(webhook_ids)
+    .load(conn)?;
+    Ok(counts
+        .into_iter()
+        .filter(|c| c.n > 0)
+        .map(|c| (c.webhook_id, c.n))
+        .collect())
 }
 
 /// Locks the flow rows of these webhooks (in webhook order, like claims) to apply outcomes.
