@@ -319,6 +319,9 @@ async fn worker_connections_commit_without_waiting_for_the_flush_and_web_ones_ke
     .unwrap();
     let (worker, web, server, worker_plans) = settings;
     assert_eq!(worker, "off");
-    assert_eq!(worker_plans, "force_generic_plan", "worker statements keep their plan");
+    assert_eq!(
+        worker_plans, "force_generic_plan",
+        "worker statements keep their plan"
+    );
     assert_eq!(web, server, "ingest commits as the server is configured");
 }
