@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, Default)]
 pub struct Overview {
-    pub last_day: DayCounts,
     pub queued: i64,
     pub oldest_queued_at: Option<DateTime<Utc>>,
     /// Dead letters waiting, counted up to 10,000.
@@ -153,7 +152,6 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
         held_back,
         failing,
         paused,
-        last_day: DayCounts::default(),
         queued,
         oldest_queued_at,
         dead,

@@ -57,6 +57,8 @@ struct DashboardPage {
     ctx: PageContext,
     me: CurrentUser,
     overview: Overview,
+    /// Attempts of the 24 hours the chart shows.
+    last_day: dashboard::DayCounts,
     held_back: Vec<HeldBackRow>,
     rendered_at: DateTime<Utc>,
     /// Attempts per hour over the last 24 h (inline SVG made by `charts`).
@@ -110,7 +112,7 @@ pub async fn show(
     let first_run = first_run.map(|(progress, admins)| FirstRun::new(progress, admins, &base_url));
     let hours = charts::last_day(&hourly, now);
     // The same 24 hours the chart shows.
-    overview.last_day = dashboard::DayCounts::of(&hours);
+    let last_day = dashboard::DayCounts::of(&hours);
     let held_back = std::mem::take(&mut overview.held_back)
         .into_iter()
         .map(|h| HeldBackRow {
@@ -124,6 +126,7 @@ pub async fn show(
         ctx: ctx.in_section("dashboard"),
         me,
         overview,
+        last_day,
         held_back,
         rendered_at: now,
         activity_svg: charts::hourly_svg(&hours, "Delivery attempts per hour, all webhooks"),
