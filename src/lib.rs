@@ -18,6 +18,7 @@ pub mod model;
 pub mod replay;
 pub mod retention;
 pub mod sample_history;
+pub mod standards;
 pub mod startup;
 pub mod telemetry;
 pub mod tokens;
