@@ -230,7 +230,7 @@ impl Application {
 
 /// 404 as JSON under `/api/`, as the error page elsewhere.
 fn not_found(request: &actix_web::HttpRequest) -> actix_web::Error {
-    if request.path().starts_with("/api/") {
+    if crate::web::is_machine_path(request.path()) {
         crate::web::api::error::ApiError::NotFound("There is nothing at this address.".into())
             .into()
     } else {
@@ -241,7 +241,7 @@ fn not_found(request: &actix_web::HttpRequest) -> actix_web::Error {
 /// A query string no handler could read (handlers parse theirs with `web::input`; this is the
 /// fallback for `web::Query`): 400, as JSON under `/api/`.
 fn bad_query(problem: &str, request: &actix_web::HttpRequest) -> actix_web::Error {
-    if request.path().starts_with("/api/") {
+    if crate::web::is_machine_path(request.path()) {
         crate::web::api::error::ApiError::BadParameters {
             message: "The query string has a value Herald cannot read.".into(),
             errors: [("query".to_owned(), vec![problem.to_owned()])].into(),

@@ -183,8 +183,8 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // Webhook form: show only the fields of the options chosen. A block marked
-// data-show-when="field=value" stays visible while that radio group's checked value (or a
-// checkbox's "on"/"") equals value. Hidden inputs keep their values and are still submitted.
+// data-show-when="field=value" (or "field=a|b") stays visible while that radio group's checked
+// value (or a checkbox's "on"/"") is one of the values. Hidden inputs keep their values and are still submitted.
 // After a failed submit, the error summary's heading takes the focus so it is read first.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("form.webhook-form");
@@ -200,7 +200,8 @@ document.addEventListener("DOMContentLoaded", () => {
     blocks.forEach((block) => {
       const rule = block.getAttribute("data-show-when");
       const at = rule.indexOf("=");
-      block.hidden = current(rule.slice(0, at)) !== rule.slice(at + 1);
+      // "field=a|b": shown for any of the values.
+      block.hidden = !rule.slice(at + 1).split("|").includes(current(rule.slice(0, at)));
     });
   };
   const watched = new Set(blocks.map((b) => b.getAttribute("data-show-when").split("=")[0]));

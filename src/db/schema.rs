@@ -257,6 +257,9 @@ diesel::table! {
         updated_at -> Timestamptz,
         max_in_flight -> Int4,
         rate_limit_per_second -> Nullable<Int4>,
+        payload_format -> Text,
+        actor_home_page -> Nullable<Text>,
+        activity_base_iri -> Nullable<Text>,
     }
 }
 

@@ -55,7 +55,7 @@ impl Signal {
                 _ => Signal::Failed,
             },
             Err(failure) => match failure.kind {
-                ErrorKind::RefusedTarget | ErrorKind::Io => Signal::Neutral,
+                ErrorKind::RefusedTarget | ErrorKind::Io | ErrorKind::Unmappable => Signal::Neutral,
                 ErrorKind::Dns
                 | ErrorKind::Connect
                 | ErrorKind::Tls

@@ -2,6 +2,7 @@
 //! headers), what an outcome means (retry schedule, dead letters), outbound safety, and the
 //! synchronous test ping.
 
+pub mod body;
 pub mod breaker;
 pub mod claim;
 pub mod echo_redaction;

@@ -12,6 +12,7 @@ use super::sender::{Answer, ErrorKind, Exchange, Failure};
 use super::target::Target;
 use crate::model::delivery::{STATUS_DEAD, STATUS_DELIVERED, STATUS_PENDING, StateChange};
 use crate::model::delivery_attempt::NewAttempt;
+use crate::standards::PayloadFormat;
 
 /// The longest `Retry-After` Herald honours; a receiver asking for more gets this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -39,6 +40,10 @@ pub enum DeadReason {
     WebhookDisabled,
     /// A test ping that failed: never retried.
     Test,
+    /// The event cannot be written in the webhook's payload format.
+    Unmappable,
+    /// A Caliper endpoint answered 422: it does not read the envelope's `dataVersion`.
+    CaliperDataVersion,
 }
 
 impl DeadReason {
@@ -49,6 +54,8 @@ impl DeadReason {
             DeadReason::RefusedTarget => "refused_target",
             DeadReason::WebhookDisabled => "webhook_disabled",
             DeadReason::Test => "test",
+            DeadReason::Unmappable => "unmappable",
+            DeadReason::CaliperDataVersion => "caliper_data_version",
         }
     }
 }
@@ -57,6 +64,18 @@ impl DeadReason {
 pub fn decide(target: &Target, attempt: i32, exchange: &Exchange, now: DateTime<Utc>) -> Decision {
     let retry_after = match &exchange.result {
         Ok(Answer { status, .. }) if (200..300).contains(status) => return Decision::Delivered,
+        // An LRS answers 409 for a statement id it already stores: the statement arrived.
+        Ok(Answer { status: 409, .. }) if target.format == PayloadFormat::Xapi => {
+            return Decision::Delivered;
+        }
+        Ok(Answer { status: 422, .. }) if matches!(target.format, PayloadFormat::Caliper(_)) => {
+            return Decision::Dead {
+                reason: DeadReason::CaliperDataVersion,
+                disable: target.disable_on_client_error.then(|| {
+                    "the Caliper endpoint does not accept this dataVersion (HTTP 422)".to_owned()
+                }),
+            };
+        }
         Ok(Answer { status, .. })
             if (400..500).contains(status) && *status != 408 && *status != 429 =>
         {
@@ -74,6 +93,15 @@ pub fn decide(target: &Target, attempt: i32, exchange: &Exchange, now: DateTime<
         }) => {
             return Decision::Dead {
                 reason: DeadReason::RefusedTarget,
+                disable: None,
+            };
+        }
+        Err(Failure {
+            kind: ErrorKind::Unmappable,
+            ..
+        }) => {
+            return Decision::Dead {
+                reason: DeadReason::Unmappable,
                 disable: None,
             };
         }
@@ -201,6 +229,8 @@ mod tests {
             disable_when_exhausted: disable_exhausted,
             batched: false,
             max_in_flight: 8,
+            format: PayloadFormat::Herald,
+            standards: None,
         }
     }
 
@@ -226,6 +256,29 @@ mod tests {
             }),
             ..answered(0, None)
         }
+    }
+
+    #[test]
+    fn an_lrs_409_is_delivered_a_caliper_422_dead_and_an_unmappable_event_never_retried() {
+        let retry = RetryPolicy::parse("fixed", "10", "", "", "3").unwrap();
+        let mut xapi = target(retry.clone(), false, false);
+        xapi.format = PayloadFormat::Xapi;
+        assert_eq!(decide(&xapi, 1, &answered(409, None), Utc::now()), Decision::Delivered);
+        let herald = target(retry.clone(), false, false);
+        assert!(matches!(
+            decide(&herald, 1, &answered(409, None), Utc::now()),
+            Decision::Dead { reason: DeadReason::Receiver4xx, .. }
+        ));
+        let mut caliper = target(retry, false, false);
+        caliper.format = PayloadFormat::Caliper(crate::standards::CaliperVersion::V1p2);
+        assert_eq!(
+            decide(&caliper, 1, &answered(422, None), Utc::now()),
+            Decision::Dead { reason: DeadReason::CaliperDataVersion, disable: None }
+        );
+        assert_eq!(
+            decide(&caliper, 1, &failed(ErrorKind::Unmappable), Utc::now()),
+            Decision::Dead { reason: DeadReason::Unmappable, disable: None }
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::Outbound;
 use super::outcome::{self, DeadReason, Decision};
-use super::payload::{self, Content, OutgoingEvent};
+use super::body;
+use super::payload::{Content, OutgoingEvent};
 use super::sender::Exchange;
 use super::target::{Target, TargetError};
 use crate::domain::secret_box::SecretBox;
@@ -81,7 +82,8 @@ pub fn prepare(
     } else {
         Content::Single(event)
     };
-    let body = payload::body(test_id, target.webhook_id, 1, &content);
+    let body = body::build(body::Shape::of(&target), test_id, 1, &content, Utc::now())
+        .map_err(TargetError::Unusable)?;
     Ok(Some(PreparedPing {
         test_id,
         event_type: test.event_type,

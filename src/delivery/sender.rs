@@ -44,6 +44,9 @@ pub enum ErrorKind {
     RefusedTarget,
     /// Herald could not prepare the request (for example an undecryptable secret).
     Io,
+    /// The event cannot be written in the webhook's payload format (an xAPI statement needs
+    /// a learner, say): never sent, dead at once.
+    Unmappable,
 }
 
 impl ErrorKind {
@@ -56,6 +59,7 @@ impl ErrorKind {
             ErrorKind::Http => "http",
             ErrorKind::RefusedTarget => "refused_target",
             ErrorKind::Io => "io",
+            ErrorKind::Unmappable => "unmappable",
         }
     }
 }
@@ -193,6 +197,13 @@ fn request_headers(
         HeaderValue::from(timestamp),
         timestamp.to_string(),
     );
+    if target.format == crate::standards::PayloadFormat::Xapi {
+        put(
+            "x-experience-api-version",
+            HeaderValue::from_static(crate::standards::xapi_out::VERSION),
+            crate::standards::xapi_out::VERSION.into(),
+        );
+    }
     let secrets = target.signing_secrets(now);
     if !secrets.is_empty() {
         let signature = signature_header(&secrets, &message_id, timestamp, body);

@@ -11,6 +11,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use super::masking;
 use crate::domain::secret_box::SecretBox;
 use crate::model::webhook::{self, Webhook};
+use crate::standards::{PayloadFormat, StandardsSettings};
 use crate::webhooks::retry::RetryPolicy;
 use crate::webhooks::service::{
     SEAL_AUTH_HEADER, SEAL_BASIC_PASSWORD, SEAL_HEADER_VALUE, SEAL_SIGNING_SECRET,
@@ -40,6 +41,10 @@ pub struct Target {
     pub batched: bool,
     /// Requests in flight at once toward this receiver (for the ramp after recovery).
     pub max_in_flight: i32,
+    /// The body's format; xAPI targets post to `{endpoint}/statements`.
+    pub format: PayloadFormat,
+    /// Set when `format` is a standard.
+    pub standards: Option<StandardsSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,9 +142,21 @@ impl Target {
         secret: Option<SigningSecret>,
         previous_secret: Option<(SigningSecret, DateTime<Utc>)>,
     ) -> Result<Self, TargetError> {
-        let url = url::Url::parse(&hook.endpoint_url).map_err(|err| {
+        let format = hook.payload_format();
+        let standards = hook.standards_settings();
+        if format.is_standard() && standards.is_none() {
+            return Err(TargetError::Unusable(
+                "the payload format needs the actor home page and the activity base IRI".into(),
+            ));
+        }
+        let endpoint = url::Url::parse(&hook.endpoint_url).map_err(|err| {
             TargetError::Unusable(format!("the endpoint URL is not valid: {err}"))
         })?;
+        let url = if format == PayloadFormat::Xapi {
+            statements_resource(&endpoint)
+        } else {
+            endpoint
+        };
         Ok(Self {
             webhook_id: hook.id,
             name: hook.name.clone(),
@@ -156,6 +173,8 @@ impl Target {
             disable_when_exhausted: hook.disable_when_exhausted,
             batched: hook.dispatch_mode == "batched",
             max_in_flight: hook.max_in_flight,
+            format,
+            standards,
         })
     }
 
@@ -170,6 +189,15 @@ impl Target {
         }
         secrets
     }
+}
+
+/// An LRS's Statement Resource: `{endpoint}/statements` (the endpoint is the LRS's base,
+/// as LRS products and LMS plugins name it).
+pub fn statements_resource(endpoint: &url::Url) -> url::Url {
+    let mut url = endpoint.clone();
+    let path = format!("{}/statements", endpoint.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue, TargetError> {

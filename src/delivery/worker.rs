@@ -28,7 +28,8 @@ use super::claim::{self, ClaimLimits};
 use super::lease::{self, LeaseClock};
 use super::local_queues::LocalQueues;
 use super::outcome::{self, DeadReason, Decision};
-use super::payload::{self, Content, OutgoingEvent};
+use super::body;
+use super::payload::{Content, OutgoingEvent};
 use super::recorder::{self, Completed, FlowReport, FlowRules};
 use super::sender::{Answer, ErrorKind, Exchange};
 use super::target::{Target, TargetError};
@@ -561,11 +562,15 @@ impl Worker {
             }
             match &job.content {
                 Ok(content) => {
-                    let body = payload::body(job.id, job.target.webhook_id, job.attempt, content);
-                    self.sending.lock().expect("sending lock").insert(job.id);
-                    let exchange = self.outbound.send(&job.target, job.id, body).await;
-                    self.sending.lock().expect("sending lock").remove(&job.id);
-                    exchange
+                    match body::build(body::Shape::of(&job.target), job.id, job.attempt, content, Utc::now()) {
+                        Ok(body) => {
+                            self.sending.lock().expect("sending lock").insert(job.id);
+                            let exchange = self.outbound.send(&job.target, job.id, body).await;
+                            self.sending.lock().expect("sending lock").remove(&job.id);
+                            exchange
+                        }
+                        Err(problem) => Exchange::not_sent(ErrorKind::Unmappable, problem),
+                    }
                 }
                 Err(problem) => Exchange::not_sent(ErrorKind::Io, problem.clone()),
             }

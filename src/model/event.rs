@@ -137,3 +137,19 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Event>> {
         .first(conn)
         .optional()
 }
+
+/// The payloads of stored events by idempotency key (for the keys that exist).
+pub fn payloads_by_keys(
+    conn: &mut PgConnection,
+    keys: &[String],
+) -> QueryResult<Vec<(String, serde_json::Value)>> {
+    use crate::db::schema::event_keys;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    event_keys::table
+        .inner_join(events::table.on(events::id.eq(event_keys::event_id)))
+        .filter(event_keys::idempotency_key.eq_any(keys))
+        .select((event_keys::idempotency_key, events::payload))
+        .load(conn)
+}

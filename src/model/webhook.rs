@@ -46,6 +46,12 @@ pub struct Webhook {
     pub max_in_flight: i32,
     /// Requests per second toward this receiver; `None` = no limit.
     pub rate_limit_per_second: Option<i32>,
+    /// `herald`, `xapi`, `caliper_1_1` or `caliper_1_2` (see `standards::PayloadFormat`).
+    pub payload_format: String,
+    /// Set with the standards formats: the LMS home page of learner accounts.
+    pub actor_home_page: Option<String>,
+    /// Set with the standards formats: the base of activity IRIs.
+    pub activity_base_iri: Option<String>,
 }
 
 impl Webhook {
@@ -77,6 +83,19 @@ impl Webhook {
             },
             _ => DispatchTiming::Immediate,
         }
+    }
+
+    pub fn payload_format(&self) -> crate::standards::PayloadFormat {
+        crate::standards::PayloadFormat::from_column(&self.payload_format)
+    }
+
+    /// The standards settings, when both are stored and still parse.
+    pub fn standards_settings(&self) -> Option<crate::standards::StandardsSettings> {
+        crate::standards::StandardsSettings::parse(
+            self.actor_home_page.as_deref()?,
+            self.activity_base_iri.as_deref()?,
+        )
+        .ok()
     }
 
     /// Whether the rotated-out secret still signs alongside the current one.
@@ -113,6 +132,9 @@ pub struct WebhookValues {
     pub timeout_seconds: i32,
     pub max_in_flight: i32,
     pub rate_limit_per_second: Option<i32>,
+    pub payload_format: String,
+    pub actor_home_page: Option<String>,
+    pub activity_base_iri: Option<String>,
     pub updated_by: String,
 }
 
@@ -419,6 +441,8 @@ pub struct Subscriber {
     pub batch_max_events: Option<i32>,
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub dispatch_mode: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub payload_format: String,
     /// Its subscribed types (empty when `all_events`).
     #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
     pub types: Vec<String>,
@@ -432,8 +456,14 @@ impl Subscriber {
             && self.batch_max_events.is_some()
     }
 
+    /// Subscribed to `event_type`, and able to carry it in its payload format (an xAPI or
+    /// Caliper webhook gets no deliveries for types its standard skips).
     pub fn wants(&self, event_type: &str) -> bool {
-        self.all_events || self.types.iter().any(|t| t == event_type)
+        (self.all_events || self.types.iter().any(|t| t == event_type))
+            && crate::standards::mapping::carries(
+                crate::standards::PayloadFormat::from_column(&self.payload_format),
+                event_type,
+            )
     }
 }
 
@@ -441,7 +471,7 @@ impl Subscriber {
 pub fn subscribers(conn: &mut PgConnection) -> QueryResult<Vec<Subscriber>> {
     crate::db::prepared::sql(
         "SELECT w.id, w.all_events, w.batch_window_minutes, w.batch_max_events, w.dispatch_mode,
-                ARRAY(SELECT we.event_type FROM webhook_events we WHERE we.webhook_id = w.id) AS types
+                w.payload_format, ARRAY(SELECT we.event_type FROM webhook_events we WHERE we.webhook_id = w.id) AS types
          FROM webhooks w
          WHERE w.enabled
          ORDER BY w.id",

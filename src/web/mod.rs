@@ -70,13 +70,20 @@ fn method_not_allowed(methods: &[&str]) -> actix_web::Route {
     web::to(move |request: HttpRequest| {
         let allowed = allowed.clone();
         async move {
-            if request.path().starts_with("/api/") {
+            if is_machine_path(request.path()) {
                 api::error::ApiError::MethodNotAllowed(allowed).error_response()
             } else {
                 crate::error::AppError::MethodNotAllowed(allowed).error_response()
             }
         }
     })
+}
+
+/// Addresses for programs, not browsers: token-authenticated (no session, no CSRF) and
+/// answering errors as JSON — the management API, the xAPI statements resource and the
+/// Caliper endpoint.
+pub fn is_machine_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/xapi/") || path == "/caliper"
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -97,6 +104,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     open!(cfg, "/api/v1/openapi.json", get => api::openapi::document);
     open!(cfg, "/api/v1/events", post => api::events::ingest);
     open!(cfg, "/api/v1/event-types", get => api::webhooks::event_types);
+    // Learning records in: Herald as an LRS (xAPI) and as a Caliper endpoint; bodies up to
+    // 1 MiB (an LMS plugin's batch).
+    open!(cfg, "/xapi/about", get => api::xapi::about);
+    cfg.service(
+        web::resource("/xapi/statements")
+            .app_data(web::PayloadConfig::new(api::record_ingest::MAX_BODY_BYTES))
+            .route(post().to(api::xapi::post))
+            .route(web::put().to(api::xapi::put))
+            .default_service(method_not_allowed(&["post", "put"])),
+    );
+    cfg.service(
+        web::resource("/caliper")
+            .app_data(web::PayloadConfig::new(api::record_ingest::MAX_BODY_BYTES))
+            .route(post().to(api::caliper::receive))
+            .default_service(method_not_allowed(&["post"])),
+    );
     open!(cfg, "/api/v1/webhooks", get => api::webhooks::list, post => api::webhooks::create);
     open!(cfg, "/api/v1/webhooks/{id}",
         get => api::webhooks::show,

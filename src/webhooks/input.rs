@@ -8,6 +8,7 @@ use super::dispatch::DispatchTiming;
 use super::endpoint::EndpointUrl;
 use super::headers::{self, CustomHeader};
 use super::limits::DeliveryLimits;
+use super::payload_format::FormatChoice;
 use super::receiver_auth::ReceiverAuth;
 use super::retry::RetryPolicy;
 use crate::model::webhook::Webhook;
@@ -49,6 +50,10 @@ pub struct WebhookInput {
     pub max_in_flight: String,
     /// Blank = no limit.
     pub rate_limit_per_second: String,
+    /// `herald` (blank), `xapi`, `caliper_1_1` or `caliper_1_2`.
+    pub payload_format: String,
+    pub actor_home_page: String,
+    pub activity_base_iri: String,
     pub enabled: Option<String>,
 }
 
@@ -115,6 +120,7 @@ pub struct WebhookSpec {
     pub disable_when_exhausted: bool,
     pub timeout_seconds: i32,
     pub limits: DeliveryLimits,
+    pub format: FormatChoice,
     pub enabled: bool,
 }
 
@@ -156,6 +162,7 @@ impl WebhookInput {
             timeout_seconds: "15".into(),
             max_in_flight: DeliveryLimits::DEFAULT_MAX_IN_FLIGHT.to_string(),
             rate_limit_per_second: String::new(),
+            payload_format: "herald".into(),
             enabled: Some("on".into()),
             ..Default::default()
         }
@@ -196,6 +203,9 @@ impl WebhookInput {
                 .rate_limit_per_second
                 .map(|r| r.to_string())
                 .unwrap_or_default(),
+            payload_format: webhook.payload_format().as_str().into(),
+            actor_home_page: webhook.actor_home_page.clone().unwrap_or_default(),
+            activity_base_iri: webhook.activity_base_iri.clone().unwrap_or_default(),
             enabled: on(webhook.enabled),
         }
     }
@@ -366,6 +376,19 @@ impl WebhookInput {
                 None
             }
         };
+        let format = match FormatChoice::parse(
+            &self.payload_format,
+            &self.actor_home_page,
+            &self.activity_base_iri,
+        ) {
+            Ok(format) => Some(format),
+            Err(problems) => {
+                for (field, message) in problems {
+                    errors.add(field, message);
+                }
+                None
+            }
+        };
 
         match (
             name,
@@ -379,6 +402,7 @@ impl WebhookInput {
             on_client_error,
             timeout_seconds,
             limits,
+            format,
         ) {
             (
                 Some(name),
@@ -392,6 +416,7 @@ impl WebhookInput {
                 Some(on_client_error),
                 Some(timeout_seconds),
                 Some(limits),
+                Some(format),
             ) if errors.is_empty() => Ok(WebhookSpec {
                 name,
                 description,
@@ -406,6 +431,7 @@ impl WebhookInput {
                 disable_when_exhausted: checked(&self.disable_when_exhausted),
                 timeout_seconds,
                 limits,
+                format,
                 enabled: checked(&self.enabled),
             }),
             _ => Err(errors),

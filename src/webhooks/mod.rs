@@ -8,6 +8,7 @@ pub mod flow_state;
 pub mod headers;
 pub mod input;
 pub mod limits;
+pub mod payload_format;
 pub mod receiver_auth;
 pub mod retry;
 pub mod service;

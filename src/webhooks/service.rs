@@ -91,6 +91,7 @@ fn values_for(
             (None, None, sealed)
         }
     };
+    let (format_column, actor_home_page, activity_base_iri) = spec.format.columns();
     WebhookValues {
         name: spec.name.clone(),
         description: spec.description.clone(),
@@ -115,6 +116,9 @@ fn values_for(
         timeout_seconds: spec.timeout_seconds,
         max_in_flight: spec.limits.max_in_flight(),
         rate_limit_per_second: spec.limits.rate_limit_per_second(),
+        payload_format: format_column,
+        actor_home_page,
+        activity_base_iri,
         updated_by: actor.name.clone(),
     }
 }
@@ -364,6 +368,15 @@ fn changed_fields(
     check(
         "rate_limit_per_second",
         before.rate_limit_per_second != after.rate_limit_per_second,
+    );
+    check("payload_format", before.payload_format != after.payload_format);
+    check(
+        "actor_home_page",
+        before.actor_home_page != after.actor_home_page,
+    );
+    check(
+        "activity_base_iri",
+        before.activity_base_iri != after.activity_base_iri,
     );
     check("enabled", before.enabled != after.enabled);
     changed

@@ -215,7 +215,7 @@ pub struct AttemptView {
     #[schema(value_type = Option<Object>)]
     response_headers: Option<serde_json::Value>,
     response_body: Option<String>,
-    /// dns, connect, tls, timeout, http, refused_target, io, or worker_lost (the worker stopped
+    /// dns, connect, tls, timeout, http, refused_target, io, unmappable (not expressible in the payload format), or worker_lost (the worker stopped
     /// while the request was in flight).
     error_kind: Option<String>,
     error_message: Option<String>,

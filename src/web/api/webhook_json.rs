@@ -45,6 +45,12 @@ pub struct WebhookRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub rate_limit_per_second: Option<Option<i64>>,
+    /// `herald` (default), `xapi`, `caliper_1_1` or `caliper_1_2`.
+    pub payload_format: Option<String>,
+    /// With xAPI or Caliper: the LMS home page of learner accounts (`https://lms.example.edu`).
+    pub actor_home_page: Option<String>,
+    /// With xAPI or Caliper: the base of activity IRIs (`https://lms.example.edu/xapi`).
+    pub activity_base_iri: Option<String>,
 }
 
 /// A field that may be sent as `null`: `Some(None)` then, and `None` only when absent (with
@@ -146,6 +152,15 @@ impl WebhookRequest {
         if let Some(v) = self.rate_limit_per_second {
             base.rate_limit_per_second = v.map(|v| v.to_string()).unwrap_or_default();
         }
+        if let Some(v) = self.payload_format {
+            base.payload_format = v;
+        }
+        if let Some(v) = self.actor_home_page {
+            base.actor_home_page = v;
+        }
+        if let Some(v) = self.activity_base_iri {
+            base.activity_base_iri = v;
+        }
         base
     }
 }
@@ -185,6 +200,10 @@ pub struct WebhookView {
     pub max_in_flight: i32,
     /// Requests per second toward the receiver; `null` = no limit.
     pub rate_limit_per_second: Option<i32>,
+    /// `herald`, `xapi`, `caliper_1_1` or `caliper_1_2`.
+    pub payload_format: String,
+    pub actor_home_page: Option<String>,
+    pub activity_base_iri: Option<String>,
     /// How deliveries flow to the receiver right now.
     pub flow: FlowView,
     pub created_by: String,
@@ -230,6 +249,11 @@ impl WebhookView {
             timeout_seconds: hook.timeout_seconds,
             max_in_flight: hook.max_in_flight,
             rate_limit_per_second: hook.rate_limit_per_second,
+            payload_format: crate::standards::PayloadFormat::from_column(&hook.payload_format)
+                .as_str()
+                .to_owned(),
+            actor_home_page: hook.actor_home_page,
+            activity_base_iri: hook.activity_base_iri,
             flow: FlowView::from(flow),
             created_by: hook.created_by,
             updated_by: hook.updated_by,

@@ -6,7 +6,8 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::delivery::payload::{self, Content, OutgoingEvent};
+use crate::delivery::body;
+use crate::delivery::payload::{Content, OutgoingEvent};
 use crate::error::AppError;
 use crate::model::delivery::{self, Delivery};
 use crate::model::delivery_attempt::{self, Attempt};
@@ -88,8 +89,20 @@ pub async fn show(
     } else {
         Some(Content::Batch(events.clone()))
     };
+    let standards = webhook.standards_settings();
+    let shape = body::Shape {
+        webhook_id: webhook.id,
+        format: webhook.payload_format(),
+        standards: standards.as_ref(),
+    };
+    let sent_at = delivery.last_attempt_at.unwrap_or_else(Utc::now);
     let body = content
-        .map(|c| pretty(&payload::body(delivery.id, webhook.id, body_attempt, &c)))
+        .map(
+            |c| match body::build(shape, delivery.id, body_attempt, &c, sent_at) {
+                Ok(bytes) => pretty(&bytes),
+                Err(problem) => format!("(nothing is sent: {problem})"),
+            },
+        )
         .unwrap_or_default();
     let policy = webhook.retry();
     let max = policy.max_attempts();

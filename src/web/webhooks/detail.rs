@@ -40,6 +40,7 @@ struct ShowPage {
     breaker: BreakerSettings,
     /// Attempts per hour over the last 24 h (inline SVG made by `charts`).
     activity_svg: String,
+    preview: super::body_preview::BodyPreview,
 }
 
 impl ShowPage {
@@ -158,6 +159,7 @@ pub async fn page(
         .flatten();
     let (result, recent_tests) = tests;
     let test = test_panel(&catalog, &events, form, result, recent_tests);
+    let preview = super::body_preview::of(&webhook, &events, &catalog);
     render_with(
         status,
         &ShowPage {
@@ -177,6 +179,7 @@ pub async fn page(
                 &charts::last_day(&hourly, now),
                 "Delivery attempts per hour for this webhook",
             ),
+            preview,
         },
     )
 }

@@ -30,6 +30,7 @@ pub struct FormPage {
     pub errors: FieldErrors,
     pub groups: Vec<(String, Vec<EventType>)>,
     pub auth_kinds: [(&'static str, &'static str); 3],
+    pub formats: [(&'static str, &'static str); 4],
     pub retry_kinds: [(&'static str, &'static str); 4],
     /// On edit: which write-only secrets are stored (so the form can say "leave blank to keep").
     pub has_basic_password: bool,
@@ -38,7 +39,7 @@ pub struct FormPage {
 
 /// The form's fields in page order: the error key, the id its summary link goes to, and the
 /// label the summary names it by.
-const FIELDS: [(&str, &str, &str); 22] = [
+const FIELDS: [(&str, &str, &str); 25] = [
     ("name", "name", "Name"),
     ("description", "description", "Description"),
     ("endpoint_url", "endpoint_url", "Endpoint URL"),
@@ -58,6 +59,9 @@ const FIELDS: [(&str, &str, &str); 22] = [
         "batch_max_events",
         "Max events per batch",
     ),
+    ("payload_format", "payload_format_herald", "Payload format"),
+    ("actor_home_page", "actor_home_page", "Learner accounts' home page"),
+    ("activity_base_iri", "activity_base_iri", "Activity base IRI"),
     ("auth_kind", "auth_kind_none", "Authentication"),
     ("basic_username", "basic_username", "Basic username"),
     ("basic_password", "basic_password", "Basic password"),
@@ -194,6 +198,7 @@ fn form_page(
         errors,
         groups: event_type::grouped(types),
         auth_kinds: ReceiverAuth::KINDS,
+        formats: crate::standards::PayloadFormat::CHOICES,
         retry_kinds: RetryPolicy::KINDS,
         has_basic_password: false,
         has_auth_header: false,

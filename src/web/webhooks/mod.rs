@@ -1,6 +1,7 @@
 //! `/webhooks`: the list, the create and edit forms, the detail page and the manage actions.
 
 pub mod actions;
+pub mod body_preview;
 pub mod detail;
 pub mod form;
 pub mod list;

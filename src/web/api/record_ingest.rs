@@ -1,0 +1,151 @@
+//! What the xAPI and Caliper inputs share: reading a JSON body within its limit, and storing
+//! the mapped events through the ingest committer (one transaction with their deliveries, as
+//! `POST /api/v1/events` does), each under an idempotency key made of its record's id so a
+//! record sent twice is stored once.
+
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, web};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::error::ApiError;
+use crate::ingest::committer::SubmitError;
+use crate::ingest::queue::{Accepted, QueueError};
+use crate::ingest::request::EventSpec;
+use crate::tokens::{AuthFailure, Scope};
+use crate::web::state::AppState;
+
+/// The largest body of learning records (an LMS plugin's batch of a few hundred statements).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The most records one request may carry.
+pub const MAX_RECORDS: usize = 1000;
+
+/// Reads the body as JSON: 415 for another content type, 413 over the limit, 400 when it
+/// is not JSON or holds NUL characters (PostgreSQL cannot store them).
+pub async fn read_json(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Value, ApiError> {
+    if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(MAX_BODY_BYTES));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| bad(format!("The request body could not be read: {err}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
+        message: format!("The body is not valid JSON: {err}"),
+        line: Some(err.line()),
+        column: Some(err.column()),
+    })?;
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        return Err(bad("Learning records must not contain NUL characters (\\u0000).".into()));
+    }
+    Ok(value)
+}
+
+pub fn bad(message: String) -> ApiError {
+    ApiError::BadRequest {
+        message,
+        line: None,
+        column: None,
+    }
+}
+
+/// One mapped record to store.
+pub struct Record {
+    pub event_type: String,
+    pub data: Value,
+    pub occurred_at: DateTime<Utc>,
+    /// `xapi:{statement id}` or `caliper:{event id}`.
+    pub key: String,
+}
+
+/// Checks the token (`authorization` as a Bearer header value) for the ingest scope.
+pub async fn authenticate(state: &AppState, authorization: Option<String>) -> Result<(), ApiError> {
+    let found = state
+        .run(move |conn| crate::tokens::authenticate(conn, authorization.as_deref(), Scope::Ingest))
+        .await?;
+    found.map(|_| ()).map_err(auth_error)
+}
+
+fn auth_error(failure: AuthFailure) -> ApiError {
+    match failure {
+        AuthFailure::Unauthenticated(message) => ApiError::Unauthorized(message.to_owned()),
+        AuthFailure::WrongScope => ApiError::Forbidden(Scope::Ingest.as_str()),
+    }
+}
+
+/// The stored payloads of records already received, by key.
+pub async fn already_stored(
+    state: &AppState,
+    keys: Vec<String>,
+) -> Result<Vec<(String, Value)>, ApiError> {
+    Ok(state
+        .run(move |conn| crate::model::event::payloads_by_keys(conn, &keys))
+        .await?)
+}
+
+/// Stores the records with their deliveries; one outcome per record, in order.
+pub async fn store(
+    state: &AppState,
+    authorization: Option<String>,
+    records: Vec<Record>,
+) -> Result<Vec<Accepted>, ApiError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let events = records
+        .into_iter()
+        .map(|r| EventSpec {
+            event_type: r.event_type,
+            data: r.data,
+            occurred_at: r.occurred_at,
+            idempotency_key: Some(r.key),
+        })
+        .collect();
+    let _admitted = state
+        .ingest_admission
+        .enter()
+        .await
+        .map_err(ApiError::Unavailable)?;
+    let queued = match state.ingest_committer.submit(authorization, Some(events)).await {
+        Ok(Some(queued)) => queued,
+        Ok(None) => return Ok(Vec::new()),
+        Err(SubmitError::Auth(failure)) => return Err(auth_error(failure)),
+        Err(SubmitError::Unavailable(reason)) => return Err(ApiError::Unavailable(reason)),
+        Err(SubmitError::Queue(QueueError::UnknownTypes(unknown))) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "learning-record types missing from the catalog: {unknown:?}"
+            )));
+        }
+        Err(SubmitError::Queue(QueueError::Database(err))) => return Err(err.into()),
+    };
+    if queued.deliveries > 0 {
+        state.queue_signal.queued();
+    }
+    Ok(queued.accepted)
+}
