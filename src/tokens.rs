@@ -94,6 +94,16 @@ pub fn parse_name(raw: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
+/// The part of a token the console keeps showing (`hrld_` and six more characters): also
+/// the "key" of an LRS client's key and secret.
+pub fn shown_prefix(token: &str) -> &str {
+    let end = token
+        .char_indices()
+        .nth(PREFIX.len() + 6)
+        .map_or(token.len(), |(at, _)| at);
+    &token[..end]
+}
+
 pub fn create(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -101,7 +111,7 @@ pub fn create(
     scope: Scope,
 ) -> QueryResult<(ApiToken, PlainToken)> {
     let plain = PlainToken::generate();
-    let prefix: String = plain.expose().chars().take(PREFIX.len() + 6).collect();
+    let prefix: String = shown_prefix(plain.expose()).to_owned();
     conn.transaction(|conn| {
         let token = api_token::insert(
             conn,

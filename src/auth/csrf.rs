@@ -23,8 +23,7 @@ pub async fn verify_csrf(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe_method || crate::web::is_machine_path(req.path()) || req.path().starts_with("/inbox/")
-    {
+    if safe_method || crate::web::is_machine_path(req.path()) || req.path().starts_with("/inbox/") {
         return next
             .call(req)
             .await

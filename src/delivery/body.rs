@@ -40,7 +40,12 @@ pub fn build(
 ) -> Result<Vec<u8>, String> {
     let (format, settings) = match (shape.format, shape.standards) {
         (PayloadFormat::Herald, _) => {
-            return Ok(payload::body(delivery_id, shape.webhook_id, attempt, content));
+            return Ok(payload::body(
+                delivery_id,
+                shape.webhook_id,
+                attempt,
+                content,
+            ));
         }
         (format, Some(settings)) => (format, settings),
         (_, None) => return Err("the payload format's settings are missing".into()),

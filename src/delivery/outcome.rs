@@ -263,21 +263,33 @@ mod tests {
         let retry = RetryPolicy::parse("fixed", "10", "", "", "3").unwrap();
         let mut xapi = target(retry.clone(), false, false);
         xapi.format = PayloadFormat::Xapi;
-        assert_eq!(decide(&xapi, 1, &answered(409, None), Utc::now()), Decision::Delivered);
+        assert_eq!(
+            decide(&xapi, 1, &answered(409, None), Utc::now()),
+            Decision::Delivered
+        );
         let herald = target(retry.clone(), false, false);
         assert!(matches!(
             decide(&herald, 1, &answered(409, None), Utc::now()),
-            Decision::Dead { reason: DeadReason::Receiver4xx, .. }
+            Decision::Dead {
+                reason: DeadReason::Receiver4xx,
+                ..
+            }
         ));
         let mut caliper = target(retry, false, false);
         caliper.format = PayloadFormat::Caliper(crate::standards::CaliperVersion::V1p2);
         assert_eq!(
             decide(&caliper, 1, &answered(422, None), Utc::now()),
-            Decision::Dead { reason: DeadReason::CaliperDataVersion, disable: None }
+            Decision::Dead {
+                reason: DeadReason::CaliperDataVersion,
+                disable: None
+            }
         );
         assert_eq!(
             decide(&caliper, 1, &failed(ErrorKind::Unmappable), Utc::now()),
-            Decision::Dead { reason: DeadReason::Unmappable, disable: None }
+            Decision::Dead {
+                reason: DeadReason::Unmappable,
+                disable: None
+            }
         );
     }
 

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Outbound;
-use super::outcome::{self, DeadReason, Decision};
 use super::body;
+use super::outcome::{self, DeadReason, Decision};
 use super::payload::{Content, OutgoingEvent};
 use super::sender::Exchange;
 use super::target::{Target, TargetError};

@@ -23,12 +23,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Outbound;
+use super::body;
 use super::breaker::Signal;
 use super::claim::{self, ClaimLimits};
 use super::lease::{self, LeaseClock};
 use super::local_queues::LocalQueues;
 use super::outcome::{self, DeadReason, Decision};
-use super::body;
 use super::payload::{Content, OutgoingEvent};
 use super::recorder::{self, Completed, FlowReport, FlowRules};
 use super::sender::{Answer, ErrorKind, Exchange};
@@ -562,7 +562,13 @@ impl Worker {
             }
             match &job.content {
                 Ok(content) => {
-                    match body::build(body::Shape::of(&job.target), job.id, job.attempt, content, Utc::now()) {
+                    match body::build(
+                        body::Shape::of(&job.target),
+                        job.id,
+                        job.attempt,
+                        content,
+                        Utc::now(),
+                    ) {
                         Ok(body) => {
                             self.sending.lock().expect("sending lock").insert(job.id);
                             let exchange = self.outbound.send(&job.target, job.id, body).await;

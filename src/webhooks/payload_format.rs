@@ -52,12 +52,22 @@ mod tests {
 
     #[test]
     fn herald_json_needs_nothing_and_the_standards_need_both_addresses() {
-        assert_eq!(FormatChoice::parse("", "", "").unwrap().format, PayloadFormat::Herald);
+        assert_eq!(
+            FormatChoice::parse("", "", "").unwrap().format,
+            PayloadFormat::Herald
+        );
         let problems = FormatChoice::parse("xapi", "", "https://lms.example.edu/xapi").unwrap_err();
         assert_eq!(problems[0].0, "actor_home_page");
-        let xapi = FormatChoice::parse("xapi", "https://lms.example.edu", "https://lms.example.edu/xapi")
-            .unwrap();
+        let xapi = FormatChoice::parse(
+            "xapi",
+            "https://lms.example.edu",
+            "https://lms.example.edu/xapi",
+        )
+        .unwrap();
         assert_eq!(xapi.columns().0, "xapi");
-        assert_eq!(FormatChoice::parse("rss", "", "").unwrap_err()[0].0, "payload_format");
+        assert_eq!(
+            FormatChoice::parse("rss", "", "").unwrap_err()[0].0,
+            "payload_format"
+        );
     }
 }

@@ -369,7 +369,10 @@ fn changed_fields(
         "rate_limit_per_second",
         before.rate_limit_per_second != after.rate_limit_per_second,
     );
-    check("payload_format", before.payload_format != after.payload_format);
+    check(
+        "payload_format",
+        before.payload_format != after.payload_format,
+    );
     check(
         "actor_home_page",
         before.actor_home_page != after.actor_home_page,

@@ -50,7 +50,8 @@ pub async fn read_json(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(MAX_BODY_BYTES));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| bad(format!("The request body could not be read: {err}")))?;
+        let chunk =
+            chunk.map_err(|err| bad(format!("The request body could not be read: {err}")))?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
@@ -62,7 +63,9 @@ pub async fn read_json(
         column: Some(err.column()),
     })?;
     if body.windows(6).any(|w| w == b"\\u0000") {
-        return Err(bad("Learning records must not contain NUL characters (\\u0000).".into()));
+        return Err(bad(
+            "Learning records must not contain NUL characters (\\u0000).".into(),
+        ));
     }
     Ok(value)
 }
@@ -132,7 +135,11 @@ pub async fn store(
         .enter()
         .await
         .map_err(ApiError::Unavailable)?;
-    let queued = match state.ingest_committer.submit(authorization, Some(events)).await {
+    let queued = match state
+        .ingest_committer
+        .submit(authorization, Some(events))
+        .await
+    {
         Ok(Some(queued)) => queued,
         Ok(None) => return Ok(Vec::new()),
         Err(SubmitError::Auth(failure)) => return Err(auth_error(failure)),

@@ -68,7 +68,11 @@ pub async fn put(
         let Value::Object(members) = &mut statement else {
             return Err(bad("PUT takes one statement object.".into()));
         };
-        match members.get("id").and_then(Value::as_str).map(uuid::Uuid::parse_str) {
+        match members
+            .get("id")
+            .and_then(Value::as_str)
+            .map(uuid::Uuid::parse_str)
+        {
             None => {
                 members.insert("id".into(), id.to_string().into());
             }
@@ -102,8 +106,8 @@ async fn store(
     }
     let mut checked: Vec<Incoming> = Vec::with_capacity(statements.len());
     for (index, statement) in statements.into_iter().enumerate() {
-        let incoming =
-            xapi_in::check(statement).map_err(|problem| bad(format!("statement {index}: {problem}")))?;
+        let incoming = xapi_in::check(statement)
+            .map_err(|problem| bad(format!("statement {index}: {problem}")))?;
         checked.push(incoming);
     }
     let mut seen = HashSet::new();
@@ -122,8 +126,9 @@ async fn store(
         let Some(payload) = stored.get(&key(&incoming.id)) else {
             continue;
         };
-        let same = learning_record::original(payload)
-            .is_some_and(|(standard, kept)| standard == Standard::Xapi && *kept == incoming.statement);
+        let same = learning_record::original(payload).is_some_and(|(standard, kept)| {
+            standard == Standard::Xapi && *kept == incoming.statement
+        });
         if !same {
             return Err(ApiError::Conflict(format!(
                 "A different statement with the id {} is already stored.",
@@ -176,13 +181,17 @@ fn bearer_of(request: &HttpRequest) -> Result<Option<String>, ApiError> {
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Err(unauthorized("Send the LRS key and secret with Basic authentication."));
+        return Err(unauthorized(
+            "Send the LRS key and secret with Basic authentication.",
+        ));
     };
     if header.starts_with("Bearer ") {
         return Ok(Some(header.to_owned()));
     }
     let Some(encoded) = header.strip_prefix("Basic ") else {
-        return Err(unauthorized("Send the LRS key and secret with Basic authentication."));
+        return Err(unauthorized(
+            "Send the LRS key and secret with Basic authentication.",
+        ));
     };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
@@ -192,7 +201,7 @@ fn bearer_of(request: &HttpRequest) -> Result<Option<String>, ApiError> {
     let (key, secret) = decoded
         .split_once(':')
         .ok_or_else(|| unauthorized("Basic credentials are key:secret."))?;
-    if key.is_empty() || !secret.starts_with(key) {
+    if key.is_empty() || crate::tokens::shown_prefix(secret) != key {
         return Err(unauthorized(
             "The key must be the ingest token's prefix (as the tokens page shows it) and the secret the whole token.",
         ));
@@ -213,7 +222,9 @@ fn versioned(answer: Result<HttpResponse, ApiError>) -> HttpResponse {
             if matches!(err, ApiError::Unauthorized(_)) {
                 response.headers_mut().insert(
                     actix_web::http::header::WWW_AUTHENTICATE,
-                    actix_web::http::header::HeaderValue::from_static("Basic realm=\"Herald xAPI\""),
+                    actix_web::http::header::HeaderValue::from_static(
+                        "Basic realm=\"Herald xAPI\"",
+                    ),
                 );
             }
             response

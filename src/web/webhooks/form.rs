@@ -60,8 +60,16 @@ const FIELDS: [(&str, &str, &str); 25] = [
         "Max events per batch",
     ),
     ("payload_format", "payload_format_herald", "Payload format"),
-    ("actor_home_page", "actor_home_page", "Learner accounts' home page"),
-    ("activity_base_iri", "activity_base_iri", "Activity base IRI"),
+    (
+        "actor_home_page",
+        "actor_home_page",
+        "Learner accounts' home page",
+    ),
+    (
+        "activity_base_iri",
+        "activity_base_iri",
+        "Activity base IRI",
+    ),
     ("auth_kind", "auth_kind_none", "Authentication"),
     ("basic_username", "basic_username", "Basic username"),
     ("basic_password", "basic_password", "Basic password"),

@@ -1,0 +1,572 @@
+//! xAPI and Caliper, in and out, against independent implementations (see `peers`): Herald's
+//! statements stored by a real LRS, its Caliper envelopes passed by the IMS Caliper library,
+//! statements and envelopes taken in as an LRS and a Caliper endpoint would, and retries and
+//! replays that never store a statement twice.
+
+use base64::Engine;
+use herald::tokens::Scope;
+use serde_json::{Value, json};
+
+use crate::delivery_helpers::{create_webhook, deliveries_of, post_events, token};
+use crate::helpers::{TestApp, eventually, spawn_app};
+use crate::peers::{CaliperEndpoint, Lrs};
+use crate::receiver::{Receiver, Reply};
+
+const HOME: &str = "https://academy.example.com";
+const BASE: &str = "https://academy.example.com/xapi";
+
+/// The catalog's example payload of `event_type`.
+async fn example(app: &TestApp, event_type: &'static str) -> Value {
+    app.with_conn(move |conn| {
+        herald::model::event_type::all(conn)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.name == event_type)
+            .unwrap()
+            .example_payload
+    })
+    .await
+}
+
+async fn all_delivered(
+    app: &TestApp,
+    webhook_id: i64,
+    count: usize,
+) -> Vec<herald::model::delivery::Delivery> {
+    eventually(
+        std::time::Duration::from_secs(30),
+        &format!("{count} deliveries of webhook {webhook_id} delivered"),
+        || async {
+            let all = deliveries_of(app, webhook_id).await;
+            (all.len() == count && all.iter().all(|d| d.status == "delivered")).then_some(all)
+        },
+    )
+    .await
+}
+
+fn basic(key: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"))
+    )
+}
+
+async fn post_xapi(app: &TestApp, authorization: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/xapi/statements", app.address))
+        .header("Authorization", authorization)
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post_caliper(app: &TestApp, token: &str, envelope: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/caliper", app.address))
+        .bearer_auth(token)
+        .json(envelope)
+        .send()
+        .await
+        .unwrap()
+}
+
+const MAPPED: [&str; 5] = [
+    "course.enrolled",
+    "course.completed",
+    "lesson.completed",
+    "quiz.attempt_completed",
+    "certificate.awarded",
+];
+
+#[tokio::test]
+async fn an_lrs_stores_herald_statements_once_whatever_the_retries_and_replays() {
+    let Some(lrs) = Lrs::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
+        i.payload_format = "xapi".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.auth_kind = "basic".into();
+        i.basic_username = lrs.key.clone();
+        i.basic_password = lrs.secret.clone();
+        i.events = MAPPED
+            .iter()
+            .map(|t| t.to_string())
+            .chain(["user.created".into()])
+            .collect();
+    })
+    .await;
+    // A batched webhook to the same LRS: one POST with an array of statements.
+    let (batched, _) = create_webhook(&app, &lrs.base, |i| {
+        i.payload_format = "xapi".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.auth_kind = "basic".into();
+        i.basic_username = lrs.key.clone();
+        i.basic_password = lrs.secret.clone();
+        i.events = vec!["course.completed".into(), "lesson.completed".into()];
+        i.dispatch_mode = "batched".into();
+        i.batch_window_minutes = "60".into();
+        i.batch_max_events = "2".into();
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let mut events = Vec::new();
+    for event_type in MAPPED.iter().chain(["user.created"].iter()) {
+        events.push(json!({"type": event_type, "data": example(&app, event_type).await}));
+    }
+    assert_eq!(
+        post_events(&app, &ingest, &Value::Array(events))
+            .await
+            .status(),
+        202
+    );
+
+    // user.created has no xAPI mapping: no delivery is queued for it.
+    let delivered = all_delivered(&app, hook.id, MAPPED.len()).await;
+    all_delivered(&app, batched.id, 1).await;
+    let stored = lrs.statements().await;
+    assert_eq!(stored.len(), MAPPED.len() + 2, "{stored:#?}");
+    for delivery in &delivered {
+        let id = herald::standards::xapi_out::statement_id(hook.id, delivery.event_id.unwrap())
+            .to_string();
+        assert!(
+            stored.iter().any(|s| s["id"] == id),
+            "statement {id} stored"
+        );
+    }
+    let verbs: Vec<&str> = stored
+        .iter()
+        .filter_map(|s| s["verb"]["id"].as_str())
+        .collect();
+    for verb in [
+        "http://adlnet.gov/expapi/verbs/registered",
+        "http://adlnet.gov/expapi/verbs/completed",
+        "http://adlnet.gov/expapi/verbs/passed",
+        "http://id.tincanapi.com/verb/earned",
+    ] {
+        assert!(verbs.contains(&verb), "{verb} in {verbs:?}");
+    }
+    let quiz = stored
+        .iter()
+        .find(|s| s["verb"]["id"] == "http://adlnet.gov/expapi/verbs/passed")
+        .unwrap();
+    assert_eq!(quiz["result"]["score"]["scaled"], 0.8);
+    assert_eq!(quiz["actor"]["mbox"], "mailto:amara.okafor@example.com");
+
+    // Sent again (a manager's redelivery): the LRS already has it; nothing new is stored.
+    let manage = token(&app, Scope::Manage).await;
+    let again = delivered[0].id;
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/deliveries/{again}/redeliver",
+            app.address
+        ))
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    eventually(
+        std::time::Duration::from_secs(30),
+        "the redelivery",
+        || async {
+            crate::delivery_helpers::attempts_of(&app, again)
+                .await
+                .into_iter()
+                .filter(|a| a.outcome == "delivered")
+                .nth(1)
+        },
+    )
+    .await;
+    assert_eq!(lrs.statements().await.len(), MAPPED.len() + 2);
+
+    // The delivery page shows the statement that was sent; the webhook page previews one.
+    app.login_as(herald::domain::role::Role::Viewer).await;
+    let page = app.get_html(&format!("/deliveries/{again}")).await;
+    let statement_id =
+        herald::standards::xapi_out::statement_id(hook.id, delivered[0].event_id.unwrap());
+    assert!(page.contains(&statement_id.to_string()), "{page}");
+    let page = app.get_html(&format!("/webhooks/{}", hook.id)).await;
+    assert!(
+        page.contains("Body preview") && page.contains("{endpoint}/statements"),
+        "{page}"
+    );
+    assert!(page.contains("mailto:amara.okafor@example.com"), "{page}");
+    assert!(page.contains("skipped"), "user.created is marked skipped");
+}
+
+#[tokio::test]
+async fn an_lrs_answering_409_for_a_stored_id_counts_as_delivered() {
+    let Some(lrs) = Lrs::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
+        i.payload_format = "xapi".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.auth_kind = "basic".into();
+        i.basic_username = lrs.key.clone();
+        i.basic_password = lrs.secret.clone();
+        i.events = vec!["xapi.statement".into()];
+    })
+    .await;
+    // The LRS already holds a statement with this id (another system sent it first)…
+    let id = "0f7b8ed8-6d3c-4d5c-8d1e-3c1c6f9e2a11";
+    let theirs = json!({"id": id, "actor": {"mbox": "mailto:a@example.org"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": {"id": "https://x.example/one"}});
+    assert_eq!(lrs.post(&json!([theirs])).await.status(), 200);
+    // …and Herald passes on a different statement with the same id: the LRS answers 409.
+    let ingest = token(&app, Scope::Ingest).await;
+    let key = herald::tokens::shown_prefix(&ingest).to_owned();
+    let ours = json!({"id": id, "actor": {"mbox": "mailto:a@example.org"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": {"id": "https://x.example/two"}});
+    assert_eq!(
+        post_xapi(&app, &basic(&key, &ingest), &ours).await.status(),
+        200
+    );
+    let delivery = all_delivered(&app, hook.id, 1).await.remove(0);
+    assert_eq!(delivery.last_status, Some(409));
+    assert_eq!(lrs.statements().await.len(), 1);
+}
+
+#[tokio::test]
+async fn caliper_envelopes_pass_the_ims_library_and_an_unsupported_version_is_a_dead_letter() {
+    let Some(endpoint) = CaliperEndpoint::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let types = [
+        "course.enrolled",
+        "course.completed",
+        "lesson.completed",
+        "quiz.attempt_completed",
+        "course.created",
+        "badge.awarded",
+    ];
+    let caliper = |version: &'static str| {
+        let token = endpoint.token.clone();
+        move |i: &mut herald::webhooks::input::WebhookInput| {
+            i.payload_format = version.into();
+            i.actor_home_page = HOME.into();
+            i.activity_base_iri = BASE.into();
+            i.auth_kind = "header".into();
+            i.auth_header = format!("Bearer {token}");
+            i.events = types.iter().map(|t| t.to_string()).collect();
+            i.retry_max_attempts = "1".into();
+        }
+    };
+    let (v1p1, _) = create_webhook(&app, &endpoint.url, caliper("caliper_1_1")).await;
+    let (v1p2, _) = create_webhook(&app, &endpoint.url, caliper("caliper_1_2")).await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let mut events = Vec::new();
+    for event_type in types {
+        events.push(json!({"type": event_type, "data": example(&app, event_type).await}));
+    }
+    assert_eq!(
+        post_events(&app, &ingest, &Value::Array(events))
+            .await
+            .status(),
+        202
+    );
+
+    // badge.awarded has no Caliper mapping: five deliveries each.
+    all_delivered(&app, v1p1.id, 5).await;
+    let accepted = endpoint.events().await;
+    let kinds: Vec<String> = accepted
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["type"].as_str().unwrap(),
+                e["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for kind in [
+        "Event/Created",
+        "AssignableEvent/Completed",
+        "GradeEvent/Graded",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let dead = eventually(
+        std::time::Duration::from_secs(30),
+        "the 1.2 deliveries dead",
+        || async {
+            let all = deliveries_of(&app, v1p2.id).await;
+            (all.len() == 5 && all.iter().all(|d| d.status == "dead")).then_some(all)
+        },
+    )
+    .await;
+    assert!(
+        dead.iter()
+            .all(|d| d.dead_reason.as_deref() == Some("caliper_data_version"))
+    );
+    assert!(dead.iter().all(|d| d.last_status == Some(422)));
+    assert_eq!(endpoint.events().await.len(), 5, "nothing of 1.2 accepted");
+}
+
+#[tokio::test]
+async fn a_statement_posted_as_to_an_lrs_reaches_a_plain_webhook_once() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let (hook, _) = create_webhook(&app, &receiver.url, |i| {
+        i.events = vec!["course.completed".into()];
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let key = herald::tokens::shown_prefix(&ingest).to_owned();
+    // As Moodle's logstore_xapi sends a course completion.
+    let statement = json!({
+        "actor": {"objectType": "Agent", "name": "Amara Okafor", "account": {"homePage": "https://moodle.example.edu", "name": "42"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en": "completed"}},
+        "object": {"id": "https://moodle.example.edu/course/view.php?id=7", "objectType": "Activity",
+                   "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en": "Data Privacy"}}},
+        "timestamp": "2026-11-04T15:47:30+00:00",
+        "context": {"platform": "Moodle", "language": "en"}
+    });
+    let response = post_xapi(&app, &basic(&key, &ingest), &json!([statement])).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-experience-api-version"], "1.0.3");
+    let ids: Vec<String> = response.json().await.unwrap();
+    assert_eq!(ids.len(), 1);
+
+    let received = receiver.wait_for(1).await.remove(0).json();
+    assert_eq!(received["event"], "course.completed");
+    assert_eq!(received["body"]["user"]["id"], "42");
+    assert_eq!(received["body"]["course"]["title"], "Data Privacy");
+    assert_eq!(received["body"]["learning_record"]["record"]["id"], ids[0]);
+
+    // The same statement again (a plugin retrying after a timeout): 200, stored once.
+    let mut again = statement.clone();
+    again["id"] = ids[0].clone().into();
+    let response = post_xapi(&app, &basic(&key, &ingest), &again).await;
+    assert_eq!(response.status(), 200);
+    // PUT with the id: 204, still once.
+    let response = reqwest::Client::new()
+        .put(format!(
+            "{}/xapi/statements?statementId={}",
+            app.address, ids[0]
+        ))
+        .header("Authorization", basic(&key, &ingest))
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    // A different statement under that id: 409.
+    let mut other = again.clone();
+    other["verb"]["id"] = "http://adlnet.gov/expapi/verbs/attempted".into();
+    assert_eq!(
+        post_xapi(&app, &basic(&key, &ingest), &other)
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(deliveries_of(&app, hook.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_caliper_grade_reaches_an_lrs_as_a_scored_statement() {
+    let Some(lrs) = Lrs::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
+        i.payload_format = "xapi".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.auth_kind = "basic".into();
+        i.basic_username = lrs.key.clone();
+        i.basic_password = lrs.secret.clone();
+        i.events = vec!["quiz.attempt_completed".into()];
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let envelope = json!({
+        "sensor": "https://canvas.example.edu/sensors/live-events",
+        "sendTime": "2026-11-04T15:50:00.000Z",
+        "dataVersion": "http://purl.imsglobal.org/ctx/caliper/v1p1",
+        "data": [{
+            "@context": "http://purl.imsglobal.org/ctx/caliper/v1p1",
+            "id": "urn:uuid:a50ca17f-5971-47bb-8fca-4e6e6879001d",
+            "type": "GradeEvent", "action": "Graded",
+            "actor": {"id": "https://canvas.example.edu/autograder", "type": "SoftwareApplication"},
+            "object": {"id": "https://canvas.example.edu/attempts/1", "type": "Attempt", "count": 1,
+                       "assignee": {"id": "https://canvas.example.edu/users/554433", "type": "Person"},
+                       "assignable": {"id": "https://canvas.example.edu/quizzes/9", "type": "Assessment", "name": "Quiz 9"}},
+            "generated": {"id": "https://canvas.example.edu/attempts/1/score", "type": "Score", "maxScore": 15.0, "scoreGiven": 12.0},
+            "eventTime": "2026-11-04T15:45:00.000Z"
+        }]
+    });
+    let response = post_caliper(&app, &ingest, &envelope).await;
+    assert_eq!(response.status(), 200);
+    all_delivered(&app, hook.id, 1).await;
+    let stored = lrs.statements().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0]["verb"]["id"],
+        "http://adlnet.gov/expapi/verbs/scored"
+    );
+    assert_eq!(
+        stored[0]["object"]["id"],
+        "https://canvas.example.edu/quizzes/9"
+    );
+    assert_eq!(stored[0]["result"]["score"]["scaled"], 0.8);
+    assert_eq!(
+        stored[0]["actor"]["account"]["name"],
+        "https://canvas.example.edu/users/554433"
+    );
+    // The envelope again: the event is kept once.
+    let response = post_caliper(&app, &ingest, &envelope).await;
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["duplicates"], 1);
+    assert_eq!(deliveries_of(&app, hook.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_inputs_refuse_what_an_lrs_and_a_caliper_endpoint_refuse() {
+    let app = spawn_app().await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let read = token(&app, Scope::Read).await;
+    let key = herald::tokens::shown_prefix(&ingest).to_owned();
+    let client = reqwest::Client::new();
+    let statement = json!({"actor": {"mbox": "mailto:a@example.org"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": {"id": "https://x.example/a"}});
+
+    let about = client
+        .get(format!("{}/xapi/about", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(about.status(), 200);
+    assert_eq!(
+        about.json::<Value>().await.unwrap()["version"],
+        json!(["1.0.3"])
+    );
+
+    // No version header: 400.
+    let response = client
+        .post(format!("{}/xapi/statements", app.address))
+        .header("Authorization", basic(&key, &ingest))
+        .json(&statement)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // No credentials, a wrong key, an unknown secret: 401 asking for Basic.
+    for authorization in [
+        "",
+        &basic("wrong-key", &ingest),
+        &basic("hrld_xxxxxx", "hrld_xxxxxxnope"),
+    ] {
+        let mut request = client
+            .post(format!("{}/xapi/statements", app.address))
+            .header("X-Experience-API-Version", "1.0.3")
+            .json(&statement);
+        if !authorization.is_empty() {
+            request = request.header("Authorization", authorization);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{authorization}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+    }
+    // A read token is not an ingest token.
+    let read_key = herald::tokens::shown_prefix(&read).to_owned();
+    assert_eq!(
+        post_xapi(&app, &basic(&read_key, &read), &statement)
+            .await
+            .status(),
+        403
+    );
+    // Invalid statements: 400 with the reason.
+    let mut invalid = statement.clone();
+    invalid["actor"] = json!({"mbox": "a@example.org"});
+    let response = post_xapi(&app, &basic(&key, &ingest), &invalid).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("mailto"), "{body}");
+    let nul = json!({"actor": {"mbox": "mailto:a@example.org", "name": "a\u{0}b"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": {"id": "https://x.example/a"}});
+    assert_eq!(
+        post_xapi(&app, &basic(&key, &ingest), &nul).await.status(),
+        400
+    );
+    let twice = json!([
+        {"id": "0f7b8ed8-6d3c-4d5c-8d1e-3c1c6f9e2a11", "actor": {"mbox": "mailto:a@example.org"}, "verb": {"id": "http://x.example/v"}, "object": {"id": "http://x.example/o"}},
+        {"id": "0f7b8ed8-6d3c-4d5c-8d1e-3c1c6f9e2a11", "actor": {"mbox": "mailto:a@example.org"}, "verb": {"id": "http://x.example/v"}, "object": {"id": "http://x.example/o"}}
+    ]);
+    assert_eq!(
+        post_xapi(&app, &basic(&key, &ingest), &twice)
+            .await
+            .status(),
+        400
+    );
+    // PUT without statementId: 400. GET of the statements resource: 405 as JSON.
+    let response = client
+        .put(format!("{}/xapi/statements", app.address))
+        .header("Authorization", basic(&key, &ingest))
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(&statement)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = client
+        .get(format!("{}/xapi/statements", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert!(response.json::<Value>().await.is_ok());
+
+    // Caliper: no token 401, read token 403, another dataVersion 422, a bad event 400.
+    let envelope = |version: &str, data: Value| json!({"sensor": "https://lms.example/s", "sendTime": "2026-11-04T15:50:00.000Z", "dataVersion": version, "data": data});
+    let v1p1 = "http://purl.imsglobal.org/ctx/caliper/v1p1";
+    let response = client
+        .post(format!("{}/caliper", app.address))
+        .json(&envelope(v1p1, json!([])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        post_caliper(&app, &read, &envelope(v1p1, json!([])))
+            .await
+            .status(),
+        403
+    );
+    let response = post_caliper(
+        &app,
+        &ingest,
+        &envelope("http://purl.imsglobal.org/ctx/caliper/v1p0", json!([])),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("dataVersion"),
+        "{body}"
+    );
+    let response = post_caliper(
+        &app,
+        &ingest,
+        &envelope(v1p1, json!([{"type": "ToolUseEvent", "action": "Used"}])),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let response = post_caliper(&app, &ingest, &json!([1, 2])).await;
+    assert_eq!(response.status(), 400);
+}
