@@ -261,13 +261,13 @@ mod tests {
     #[test]
     fn an_lrs_409_is_delivered_a_caliper_422_dead_and_an_unmappable_event_never_retried() {
         let retry = RetryPolicy::parse("fixed", "10", "", "", "3").unwrap();
-        let mut xapi = target(retry.clone(), false, false);
+        let mut xapi = target(retry, false, false);
         xapi.format = PayloadFormat::Xapi;
         assert_eq!(
             decide(&xapi, 1, &answered(409, None), Utc::now()),
             Decision::Delivered
         );
-        let herald = target(retry.clone(), false, false);
+        let herald = target(retry, false, false);
         assert!(matches!(
             decide(&herald, 1, &answered(409, None), Utc::now()),
             Decision::Dead {

@@ -49,12 +49,12 @@ pub fn parse(envelope: &Value) -> Result<(CaliperVersion, Vec<Incoming>, usize),
             CaliperVersion::V1p2.context()
         ))
     })?;
-    if !members["sensor"].as_str().is_some_and(|s| !s.is_empty()) {
+    if members["sensor"].as_str().is_none_or(|s| s.is_empty()) {
         return Err(invalid("\"sensor\" must be the sensor's IRI"));
     }
-    if !members["sendTime"]
+    if members["sendTime"]
         .as_str()
-        .is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok())
+        .is_none_or(|t| DateTime::parse_from_rfc3339(t).is_err())
     {
         return Err(invalid("\"sendTime\" must be an ISO 8601 date-time"));
     }

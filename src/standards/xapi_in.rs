@@ -87,10 +87,10 @@ pub fn check(statement: Value) -> Result<Incoming, String> {
         ),
         Some(_) => return Err("\"timestamp\" must be a string".into()),
     };
-    if let Some(version) = members.get("version") {
-        if !version.as_str().is_some_and(|v| v.starts_with("1.0")) {
-            return Err("\"version\" must be 1.0.x".into());
-        }
+    if let Some(version) = members.get("version")
+        && !version.as_str().is_some_and(|v| v.starts_with("1.0"))
+    {
+        return Err("\"version\" must be 1.0.x".into());
     }
     let statement = Value::Object(members);
     let (event_type, data) = to_event(&statement, &verb_id, activity_type.as_deref());
@@ -232,13 +232,12 @@ fn check_agent(agent: &Value, field: &str) -> Result<(), String> {
             "\"{field}\" needs one of mbox, mbox_sha1sum, openid or account"
         ));
     }
-    if let Some(mbox) = members.get("mbox") {
-        if !mbox
+    if let Some(mbox) = members.get("mbox")
+        && !mbox
             .as_str()
             .is_some_and(|m| m.starts_with("mailto:") && m.contains('@'))
-        {
-            return Err(format!("\"{field}.mbox\" must be a mailto: IRI"));
-        }
+    {
+        return Err(format!("\"{field}.mbox\" must be a mailto: IRI"));
     }
     if let Some(account) = members.get("account") {
         let home_page = account.get("homePage").and_then(Value::as_str);
@@ -263,13 +262,12 @@ fn check_verb(verb: &Value) -> Result<&str, String> {
         .and_then(Value::as_str)
         .filter(|id| iri::is_absolute(id))
         .ok_or("\"verb.id\" must be an absolute IRI")?;
-    if let Some(display) = verb.get("display") {
-        if !display
+    if let Some(display) = verb.get("display")
+        && !display
             .as_object()
             .is_some_and(|d| d.values().all(Value::is_string))
-        {
-            return Err("\"verb.display\" must be a language map".into());
-        }
+    {
+        return Err("\"verb.display\" must be a language map".into());
     }
     Ok(id)
 }
@@ -318,20 +316,20 @@ fn check_result(result: &Value) -> Result<(), String> {
     }
     if let Some(score) = result.get("score") {
         let number = |key: &str| score.get(key).and_then(Value::as_f64);
-        if let Some(scaled) = score.get("scaled") {
-            if !scaled.as_f64().is_some_and(|s| (-1.0..=1.0).contains(&s)) {
-                return Err("\"result.score.scaled\" must be a number from -1 to 1".into());
-            }
+        if let Some(scaled) = score.get("scaled")
+            && !scaled.as_f64().is_some_and(|s| (-1.0..=1.0).contains(&s))
+        {
+            return Err("\"result.score.scaled\" must be a number from -1 to 1".into());
         }
-        if let (Some(raw), Some(min)) = (number("raw"), number("min")) {
-            if raw < min {
-                return Err("\"result.score.raw\" is below \"min\"".into());
-            }
+        if let (Some(raw), Some(min)) = (number("raw"), number("min"))
+            && raw < min
+        {
+            return Err("\"result.score.raw\" is below \"min\"".into());
         }
-        if let (Some(raw), Some(max)) = (number("raw"), number("max")) {
-            if raw > max {
-                return Err("\"result.score.raw\" is above \"max\"".into());
-            }
+        if let (Some(raw), Some(max)) = (number("raw"), number("max"))
+            && raw > max
+        {
+            return Err("\"result.score.raw\" is above \"max\"".into());
         }
     }
     for flag in ["success", "completion"] {
@@ -346,13 +344,12 @@ fn check_context(context: &Value) -> Result<(), String> {
     if !context.is_object() {
         return Err("\"context\" must be an object".into());
     }
-    if let Some(registration) = context.get("registration") {
-        if !registration
+    if let Some(registration) = context.get("registration")
+        && registration
             .as_str()
-            .is_some_and(|r| Uuid::parse_str(r).is_ok())
-        {
-            return Err("\"context.registration\" must be a UUID".into());
-        }
+            .is_none_or(|r| Uuid::parse_str(r).is_err())
+    {
+        return Err("\"context.registration\" must be a UUID".into());
     }
     Ok(())
 }
