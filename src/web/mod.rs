@@ -83,7 +83,10 @@ fn method_not_allowed(methods: &[&str]) -> actix_web::Route {
 /// answering errors as JSON — the management API, the xAPI statements resource and the
 /// Caliper endpoint.
 pub fn is_machine_path(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/xapi/") || path == "/caliper"
+    path.starts_with("/api/")
+        || path.starts_with("/xapi/")
+        || path == "/caliper"
+        || path.starts_with("/caliper/")
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -118,6 +121,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/caliper")
             .app_data(web::PayloadConfig::new(api::record_ingest::MAX_BODY_BYTES))
             .route(post().to(api::caliper::receive))
+            .default_service(method_not_allowed(&["post"])),
+    );
+    cfg.service(
+        web::resource("/caliper/{token}")
+            .app_data(web::PayloadConfig::new(api::record_ingest::MAX_BODY_BYTES))
+            .route(post().to(api::caliper::receive_keyed))
             .default_service(method_not_allowed(&["post"])),
     );
     open!(cfg, "/api/v1/webhooks", get => api::webhooks::list, post => api::webhooks::create);

@@ -569,4 +569,21 @@ async fn the_inputs_refuse_what_an_lrs_and_a_caliper_endpoint_refuse() {
     assert_eq!(response.status(), 400);
     let response = post_caliper(&app, &ingest, &json!([1, 2])).await;
     assert_eq!(response.status(), 400);
+    // The token in the path, for senders that cannot add a header (Canvas over HTTPS).
+    let keyed = |token: &str| format!("{}/caliper/{token}", app.address);
+    let response = client
+        .post(keyed(&ingest))
+        .json(&envelope(v1p1, json!([])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = client
+        .post(keyed("hrld_unknown"))
+        .json(&envelope(v1p1, json!([])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.json::<Value>().await.is_ok(), "answered as JSON");
 }
