@@ -86,6 +86,44 @@ pub fn parse(
     })
 }
 
+/// The test a webhook in a learning-record format gets when no type is named (the ping has no
+/// mapping): the first type it receives and carries, as (type, the catalog's example).
+pub fn default_for_format(
+    webhook: &crate::model::webhook::Webhook,
+    subscribed: &[String],
+    catalog: &[crate::model::event_type::EventType],
+) -> Option<(String, String)> {
+    let format = webhook.payload_format();
+    if !format.is_standard() {
+        return None;
+    }
+    catalog
+        .iter()
+        .find(|t| {
+            (webhook.all_events || subscribed.contains(&t.name))
+                && crate::standards::mapping::carries(format, &t.name)
+        })
+        .map(|t| (t.name.clone(), t.example_pretty()))
+}
+
+/// Refuses, beside the type, a test of a type the webhook's payload format skips.
+pub fn carried_by(
+    format: crate::standards::PayloadFormat,
+    test: TestEvent,
+) -> Result<TestEvent, TestEventErrors> {
+    if crate::standards::mapping::carries(format, &test.event_type) {
+        return Ok(test);
+    }
+    Err(TestEventErrors {
+        event_type: Some(format!(
+            "{} has no mapping for {}: choose a type it carries (the event catalog shows each type's mapping).",
+            format.label(),
+            test.event_type
+        )),
+        payload: None,
+    })
+}
+
 /// serde_json's message without its own " at line … column …" suffix.
 fn plain_json_error(err: &serde_json::Error) -> String {
     let text = err.to_string();

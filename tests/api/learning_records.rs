@@ -587,3 +587,122 @@ async fn the_inputs_refuse_what_an_lrs_and_a_caliper_endpoint_refuse() {
     assert_eq!(response.status(), 401);
     assert!(response.json::<Value>().await.is_ok(), "answered as JSON");
 }
+
+#[tokio::test]
+async fn a_test_event_to_an_lrs_is_a_statement_it_accepts_and_the_ping_is_refused_beside_the_type()
+{
+    let Some(lrs) = Lrs::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
+        i.payload_format = "xapi".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.auth_kind = "basic".into();
+        i.basic_username = lrs.key.clone();
+        i.basic_password = lrs.secret.clone();
+        i.events = vec!["quiz.attempt_completed".into()];
+    })
+    .await;
+    app.login_as(herald::domain::role::Role::Manager).await;
+    // The header's "Send test ping" names no type: the first type the webhook carries goes.
+    let response = app
+        .post_form(&format!("/webhooks/{}/test", hook.id), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    let stored = lrs.statements().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0]["verb"]["id"],
+        "http://adlnet.gov/expapi/verbs/passed"
+    );
+    // The ping itself has no xAPI mapping: said beside the type, nothing sent.
+    let response = app
+        .post_form(
+            &format!("/webhooks/{}/test", hook.id),
+            &[("event_type", "webhook.ping"), ("payload", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("has no mapping for webhook.ping"), "{page}");
+    // The same through the API.
+    let manage = token(&app, Scope::Manage).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/webhooks/{}/ping", app.address, hook.id))
+        .bearer_auth(&manage)
+        .json(&json!({"event_type": "webhook.ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/webhooks/{}/ping", app.address, hook.id))
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(lrs.statements().await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_form_and_the_api_want_both_addresses_for_a_standard_format() {
+    let app = spawn_app().await;
+    app.login_as(herald::domain::role::Role::Manager).await;
+    let response = app
+        .post_form(
+            "/webhooks/new",
+            &[
+                ("name", "LRS"),
+                ("endpoint_url", "https://lrs.example.edu/xapi"),
+                ("events", "course.completed"),
+                ("payload_format", "xapi"),
+                ("actor_home_page", "javascript:alert(1)"),
+                ("activity_base_iri", ""),
+                ("dispatch_mode", "immediate"),
+                ("auth_kind", "none"),
+                ("retry_policy", "exponential"),
+                ("on_client_error", "dead_letter"),
+                ("timeout_seconds", "15"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("id=\"actor_home_page-error\""), "{page}");
+    assert!(page.contains("id=\"activity_base_iri-error\""), "{page}");
+    assert!(page.contains("Enter an absolute http(s) address"));
+
+    let manage = token(&app, Scope::Manage).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/webhooks", app.address))
+        .bearer_auth(&manage)
+        .json(&json!({"name": "Caliper", "endpoint_url": "https://caliper.example.edu/events", "all_events": true,
+                      "payload_format": "caliper_2_0"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["errors"]["payload_format"].is_array(), "{body}");
+    let response = client
+        .post(format!("{}/api/v1/webhooks", app.address))
+        .bearer_auth(&manage)
+        .json(&json!({"name": "Caliper", "endpoint_url": "https://caliper.example.edu/events", "all_events": true,
+                      "payload_format": "caliper_1_2", "actor_home_page": HOME, "activity_base_iri": BASE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["webhook"]["payload_format"]
+            .as_str()
+            .or(body["payload_format"].as_str()),
+        Some("caliper_1_2")
+    );
+}

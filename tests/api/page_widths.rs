@@ -33,6 +33,16 @@ async fn furnished_console() -> (TestApp, Vec<String>, Receiver) {
         i.name = "Student records".into();
     })
     .await;
+    // A webhook to a Learning Record Store: its page previews statements and marks the
+    // subscribed type xAPI skips.
+    let (lrs, _) = create_webhook(&app, &format!("{}/xapi", receiver.url), |i| {
+        i.name = "Learning Record Store".into();
+        i.payload_format = "xapi".into();
+        i.actor_home_page = "https://academy.example.com".into();
+        i.activity_base_iri = "https://academy.example.com/learning-records/activities".into();
+        i.events = vec!["course.completed".into(), "user.created".into()];
+    })
+    .await;
     let ingest = token(&app, Scope::Ingest).await;
     emit(
         &app,
@@ -42,6 +52,7 @@ async fn furnished_console() -> (TestApp, Vec<String>, Receiver) {
     .await;
     let dead = delivery_reaches(&app, broken.id, "dead").await;
     delivery_reaches(&app, healthy.id, "delivered").await;
+    let statement = delivery_reaches(&app, lrs.id, "delivered").await;
     let users = app
         .with_conn(|conn| {
             herald::model::user::list(conn, herald::model::PageRequest::new(None, 50))
@@ -72,6 +83,9 @@ async fn furnished_console() -> (TestApp, Vec<String>, Receiver) {
         "/webhooks/new".into(),
         format!("/webhooks/{}", healthy.id),
         format!("/webhooks/{}", broken.id),
+        format!("/webhooks/{}", lrs.id),
+        format!("/webhooks/{}/edit", lrs.id),
+        format!("/deliveries/{}", statement.id),
         format!("/webhooks/{}/edit", healthy.id),
         format!("/webhooks/{}/delete", healthy.id),
         format!("/webhooks/{}/disable", healthy.id),

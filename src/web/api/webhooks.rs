@@ -502,14 +502,38 @@ async fn test_event_of(
             }
         })?
     };
-    let known = state.run(event_type::names).await?;
-    let data = request
+    let (catalog, found, subscribed) = state
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                event_type::all(conn)?,
+                crate::model::webhook::find(conn, webhook_id)?,
+                crate::model::webhook::events_of(conn, webhook_id)?,
+            ))
+        })
+        .await?;
+    let known: Vec<String> = catalog.iter().map(|t| t.name.clone()).collect();
+    let mut event_type = request.event_type;
+    let mut data = request
         .data
         .map(|data| data.to_string())
         .unwrap_or_default();
-    crate::webhooks::test_event::parse(&request.event_type, &data, &known, || {
+    // A webhook in a learning-record format: see `default_for_format`.
+    let format = found
+        .as_ref()
+        .map(|w| w.payload_format())
+        .unwrap_or_default();
+    if event_type.trim().is_empty()
+        && let Some((default_type, example)) = found.as_ref().and_then(|webhook| {
+            crate::webhooks::test_event::default_for_format(webhook, &subscribed, &catalog)
+        })
+    {
+        event_type = default_type;
+        data = example;
+    }
+    crate::webhooks::test_event::parse(&event_type, &data, &known, || {
         ping::TestEvent::ping(webhook_id, requested_by)
     })
+    .and_then(|test| crate::webhooks::test_event::carried_by(format, test))
     .map_err(|errors| {
         let mut by_field = std::collections::BTreeMap::new();
         if let Some(message) = errors.event_type {

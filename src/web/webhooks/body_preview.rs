@@ -31,11 +31,21 @@ pub fn of(webhook: &Webhook, subscribed: &[String], catalog: &[EventType]) -> Bo
         .filter(|t| !mapping::carries(format, &t.name))
         .map(|t| t.name.clone())
         .collect();
-    // The first type that is sent, preferring a learning record over the test ping.
+    // The first type that is sent, in the mapping table's order (enrolment, completions,
+    // quizzes…), then by name; the test ping last.
     let shown = wanted
         .iter()
         .filter(|t| mapping::carries(format, &t.name))
-        .min_by_key(|t| (t.name == crate::delivery::ping::PING_EVENT, t.name.clone()));
+        .min_by_key(|t| {
+            (
+                t.name == crate::delivery::ping::PING_EVENT,
+                mapping::TABLE
+                    .iter()
+                    .position(|m| m.event_type == t.name)
+                    .unwrap_or(usize::MAX),
+                t.name.clone(),
+            )
+        });
     let Some(shown) = shown else {
         return BodyPreview {
             event_type: None,

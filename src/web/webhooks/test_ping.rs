@@ -32,12 +32,32 @@ pub async fn send(
     form: Form<TestEventForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let form = form.into_inner();
-    let known = state.run(event_type::names).await?;
+    let mut form = form.into_inner();
+    let (catalog, found, subscribed) = state
+        .run(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                event_type::all(conn)?,
+                crate::model::webhook::find(conn, id)?,
+                crate::model::webhook::events_of(conn, id)?,
+            ))
+        })
+        .await?;
+    let webhook = found.ok_or(AppError::NotFound)?;
+    let format = webhook.payload_format();
+    let known: Vec<String> = catalog.iter().map(|t| t.name.clone()).collect();
+    if form.event_type.trim().is_empty()
+        && let Some((event_type, example)) =
+            test_event::default_for_format(&webhook, &subscribed, &catalog)
+    {
+        form.event_type = event_type;
+        form.payload = example;
+    }
     let requested_by = me.username.clone();
-    let test = match test_event::parse(&form.event_type, &form.payload, &known, || {
+    let parsed = test_event::parse(&form.event_type, &form.payload, &known, || {
         TestEvent::ping(id, &requested_by)
-    }) {
+    })
+    .and_then(|test| test_event::carried_by(format, test));
+    let test = match parsed {
         Ok(test) => test,
         Err(errors) => {
             return detail::page(
