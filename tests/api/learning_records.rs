@@ -706,3 +706,56 @@ async fn the_form_and_the_api_want_both_addresses_for_a_standard_format() {
         Some("caliper_1_2")
     );
 }
+
+#[tokio::test]
+async fn an_lrs_client_posts_to_herald_unchanged() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let (hook, _) = create_webhook(&app, &receiver.url, |i| {
+        i.events = vec![
+            "course.enrolled".into(),
+            "course.completed".into(),
+            "xapi.statement".into(),
+        ];
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let key = herald::tokens::shown_prefix(&ingest).to_owned();
+    let course = json!({"objectType": "Activity", "id": "https://academy.example.com/xapi/courses/c42",
+                        "definition": {"type": "http://adlnet.gov/expapi/activities/course"}});
+    let statements = [
+        json!({"actor": {"objectType": "Agent", "mbox": "mailto:lena@example.com"},
+               "verb": {"id": "http://adlnet.gov/expapi/verbs/registered", "display": {"en-US": "registered"}},
+               "object": course, "timestamp": "2026-11-23T10:00:00Z"}),
+        json!({"actor": {"objectType": "Agent", "mbox": "mailto:lena@example.com"},
+               "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+               "object": course, "timestamp": "2026-11-23T11:00:00Z"}),
+        json!({"actor": {"objectType": "Agent", "mbox": "mailto:lena@example.com"},
+               "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+               "object": {"id": "https://academy.example.com/xapi/videos/intro"}}),
+    ];
+    // Ralph's LRS client, pointed at Herald's statements resource.
+    let Some(succeeded) = crate::peers::ralph_client_posts(
+        &app.address,
+        "/xapi/statements",
+        &key,
+        &ingest,
+        &statements,
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(succeeded, "ralph write reported a failure");
+    let received = receiver.wait_for(3).await;
+    let mut types: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap().to_owned())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["course.completed", "course.enrolled", "xapi.statement"]
+    );
+    assert_eq!(deliveries_of(&app, hook.id).await.len(), 3);
+}

@@ -108,6 +108,52 @@ fn launcher(port: u16) -> String {
     )
 }
 
+/// Ralph's own LRS client (`ralph write -b lrs`) posts `statements` to the LRS at `base`
+/// (statements resource `statements_path`) with Basic `key:secret`, as an LMS would; `None`
+/// when Ralph is unavailable (see `installed`), else whether the client reported success.
+pub async fn ralph_client_posts(
+    base: &str,
+    statements_path: &str,
+    key: &str,
+    secret: &str,
+    statements: &[Value],
+) -> Option<bool> {
+    Lrs::install()?;
+    let venv = peers_dir().join("ralph");
+    let input: String = statements.iter().map(|s| format!("{s}\n")).collect();
+    let mut child = Command::new(venv.join("bin/ralph"))
+        .env("RALPH_RUNSERVER_BACKEND", "fs")
+        .args([
+            "write",
+            "-b",
+            "lrs",
+            "--lrs-base-url",
+            base,
+            "--lrs-statements-endpoint",
+            statements_path,
+        ])
+        .args(["--lrs-username", key, "--lrs-password", secret])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ralph write");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    if !output.status.success() {
+        eprintln!("ralph write: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Some(output.status.success())
+}
+
 /// A running Ralph LRS with one set of credentials; killed on drop.
 pub struct Lrs {
     /// The xAPI base an LMS or Herald is configured with (`…/xAPI`): statements are under it.
@@ -119,7 +165,8 @@ pub struct Lrs {
 }
 
 impl Lrs {
-    pub async fn start() -> Option<Self> {
+    /// Installs Ralph when it is missing (`None`: unavailable).
+    fn install() -> Option<()> {
         let venv = peers_dir().join("ralph");
         let python = venv.join("bin/python");
         let ready = || {
@@ -134,7 +181,13 @@ impl Lrs {
         installed("Ralph LRS", ready, || {
             run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
             run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", RALPH, "requests"]))
-        })?;
+        })
+    }
+
+    pub async fn start() -> Option<Self> {
+        Self::install()?;
+        let venv = peers_dir().join("ralph");
+        let python = venv.join("bin/python");
         let dir = tempfile::tempdir().unwrap();
         let (key, secret) = (
             "herald-lrs-key".to_owned(),
