@@ -93,3 +93,72 @@ pub fn build(
     };
     Ok(serde_json::to_vec(&body).expect("a JSON value serialises"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standards::CaliperVersion;
+
+    fn settings() -> StandardsSettings {
+        StandardsSettings::parse("https://lms.example.edu", "https://lms.example.edu/xapi").unwrap()
+    }
+
+    fn event(event_type: &str, n: u128) -> OutgoingEvent {
+        OutgoingEvent {
+            id: Uuid::from_u128(n),
+            event_type: event_type.into(),
+            occurred_at: "2026-11-04T15:00:00Z".parse().unwrap(),
+            payload: r#"{"user": {"id": 7, "email": "a@example.com"}, "course": {"id": "c1"}}"#
+                .into(),
+        }
+    }
+
+    fn build_as(format: PayloadFormat, content: &Content) -> Result<serde_json::Value, String> {
+        let settings = settings();
+        let shape = Shape {
+            webhook_id: 3,
+            format,
+            standards: Some(&settings),
+        };
+        build(shape, Uuid::nil(), 1, content, Utc::now())
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn a_batch_is_one_array_of_statements_or_one_envelope_without_skipped_types() {
+        let batch = Content::Batch(vec![
+            event("course.completed", 1),
+            event("user.created", 2),
+            event("course.enrolled", 3),
+        ]);
+        let statements = build_as(PayloadFormat::Xapi, &batch).unwrap();
+        assert_eq!(statements.as_array().unwrap().len(), 2);
+        let envelope = build_as(PayloadFormat::Caliper(CaliperVersion::V1p1), &batch).unwrap();
+        assert_eq!(envelope["data"].as_array().unwrap().len(), 2);
+        assert_eq!(envelope["dataVersion"], CaliperVersion::V1p1.context());
+    }
+
+    #[test]
+    fn nothing_to_send_says_which_types_were_skipped() {
+        let problem = build_as(
+            PayloadFormat::Xapi,
+            &Content::Single(event("user.created", 1)),
+        )
+        .unwrap_err();
+        assert!(problem.contains("user.created"), "{problem}");
+    }
+
+    #[test]
+    fn herald_json_is_unchanged() {
+        let content = Content::Single(event("user.created", 1));
+        let shape = Shape {
+            webhook_id: 3,
+            format: PayloadFormat::Herald,
+            standards: None,
+        };
+        assert_eq!(
+            build(shape, Uuid::nil(), 2, &content, Utc::now()).unwrap(),
+            payload::body(Uuid::nil(), 3, 2, &content)
+        );
+    }
+}

@@ -759,3 +759,91 @@ async fn an_lrs_client_posts_to_herald_unchanged() {
     );
     assert_eq!(deliveries_of(&app, hook.id).await.len(), 3);
 }
+
+#[tokio::test]
+async fn a_dead_letter_replayed_to_an_lrs_is_stored_once() {
+    let Some(lrs) = Lrs::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    // Wrong LRS credentials: the LRS answers 401, the delivery is a dead letter.
+    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
+        i.payload_format = "xapi".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.auth_kind = "basic".into();
+        i.basic_username = lrs.key.clone();
+        i.basic_password = "not-the-secret".into();
+        i.events = vec!["course.completed".into()];
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let data = example(&app, "course.completed").await;
+    assert_eq!(
+        post_events(
+            &app,
+            &ingest,
+            &json!({"type": "course.completed", "data": data})
+        )
+        .await
+        .status(),
+        202
+    );
+    let dead = crate::delivery_helpers::delivery_reaches(&app, hook.id, "dead").await;
+    assert!(lrs.statements().await.is_empty());
+
+    // The administrator fixes the secret and replays the dead letter, twice over.
+    let manage = token(&app, Scope::Manage).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .patch(format!("{}/api/v1/webhooks/{}", app.address, hook.id))
+        .bearer_auth(&manage)
+        .json(&json!({"basic_password": lrs.secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let replay = || async {
+        client
+            .post(format!("{}/api/v1/dead-letters/replay", app.address))
+            .bearer_auth(&manage)
+            .json(&json!({"ids": [dead.id]}))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(replay().await.status(), 200);
+    all_delivered(&app, hook.id, 1).await;
+    let response = client
+        .post(format!(
+            "{}/api/v1/deliveries/{}/redeliver",
+            app.address, dead.id
+        ))
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    eventually(
+        std::time::Duration::from_secs(30),
+        "the second delivery",
+        || async {
+            crate::delivery_helpers::attempts_of(&app, dead.id)
+                .await
+                .into_iter()
+                .filter(|a| a.outcome == "delivered")
+                .nth(1)
+        },
+    )
+    .await;
+    let stored = lrs.statements().await;
+    assert_eq!(
+        stored.len(),
+        1,
+        "one statement for one event, whatever was resent"
+    );
+    assert_eq!(
+        stored[0]["id"],
+        herald::standards::xapi_out::statement_id(hook.id, dead.event_id.unwrap()).to_string()
+    );
+}
