@@ -100,9 +100,11 @@ impl RootSpanBuilder for RequestSpan {
                     .error()
                     .map(|err| crate::db::one_line(&err.to_string()))
                     .unwrap_or_default();
+                let path = response.request().path();
+                let shown = key_path(path).unwrap_or_else(|| path.to_owned());
                 tracing::debug!(
                     status = response.status().as_u16(),
-                    path = %response.request().path(),
+                    path = %shown,
                     "refused: {error}"
                 );
             });

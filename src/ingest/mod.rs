@@ -7,6 +7,7 @@ pub mod known_types;
 pub mod queue;
 pub mod request;
 pub mod signal;
+pub mod storable;
 pub mod subscriptions;
 
 /// The NOTIFY channel that wakes delivery workers in every Herald process.

@@ -111,8 +111,8 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
                         "Give the event type, at most {MAX_TYPE_CHARS} characters, without control characters."
                     ));
                 }
-                for path in nul_paths(&input.data, field("data")) {
-                    errors.entry(path).or_default().push(NUL_MESSAGE.into());
+                for (path, message) in super::storable::problems(&input.data, field("data")) {
+                    errors.entry(path).or_default().push(message.into());
                 }
                 if input.data.is_null() {
                     errors
@@ -147,51 +147,6 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
         Ok((shape, events))
     } else {
         Err(RequestError::Invalid(errors))
-    }
-}
-
-const NUL_MESSAGE: &str =
-    "Contains the NUL character (\\u0000), which Herald cannot store: remove it.";
-
-/// The path of every string and key in `value` that contains NUL (PostgreSQL's `jsonb` cannot
-/// hold `\u0000`), such as `events[3].data.user.name`; a key is named by its own path.
-fn nul_paths(value: &serde_json::Value, at: String) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![(value, at)];
-    while let Some((value, at)) = stack.pop() {
-        match value {
-            serde_json::Value::String(text) if text.contains('\0') => found.push(at),
-            serde_json::Value::Array(items) => {
-                for (index, item) in items.iter().enumerate() {
-                    stack.push((item, format!("{at}[{index}]")));
-                }
-            }
-            serde_json::Value::Object(members) => {
-                for (key, member) in members {
-                    let path = member_path(&at, key);
-                    if key.contains('\0') {
-                        found.push(path.clone());
-                    }
-                    stack.push((member, path));
-                }
-            }
-            _ => {}
-        }
-    }
-    found.sort();
-    found
-}
-
-/// `at.key` for plain keys, `at["odd key"]` (JSON-escaped) for the rest.
-fn member_path(at: &str, key: &str) -> String {
-    if !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        format!("{at}.{key}")
-    } else {
-        format!("{at}[{}]", serde_json::Value::from(key))
     }
 }
 

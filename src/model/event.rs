@@ -138,18 +138,31 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Event>> {
         .optional()
 }
 
-/// The payloads of stored events by idempotency key (for the keys that exist).
-pub fn payloads_by_keys(
+/// Of the learning records given by idempotency key, the keys under which a *different*
+/// record is stored (compared by PostgreSQL as `jsonb`, so a number reads the same however it
+/// was written).
+pub fn records_differing(
     conn: &mut PgConnection,
     keys: &[String],
-) -> QueryResult<Vec<(String, serde_json::Value)>> {
-    use crate::db::schema::event_keys;
+    records: &[serde_json::Value],
+) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        idempotency_key: String,
+    }
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    event_keys::table
-        .inner_join(events::table.on(events::id.eq(event_keys::event_id)))
-        .filter(event_keys::idempotency_key.eq_any(keys))
-        .select((event_keys::idempotency_key, events::payload))
-        .load(conn)
+    let found: Vec<Key> = crate::db::prepared::sql(
+        "/*$1*//*$2*/ SELECT k.idempotency_key
+         FROM unnest($1::text[], $2::jsonb[]) AS given(key, record)
+         JOIN event_keys k ON k.idempotency_key = given.key
+         JOIN events e ON e.id = k.event_id
+         WHERE (e.payload -> 'learning_record' -> 'record') IS DISTINCT FROM given.record",
+    )
+    .bind::<Array<Text>, _>(keys)
+    .bind::<Array<Jsonb>, _>(records)
+    .load(conn)?;
+    Ok(found.into_iter().map(|k| k.idempotency_key).collect())
 }

@@ -40,7 +40,11 @@ pub fn parse(envelope: &Value) -> Result<(CaliperVersion, Vec<Incoming>, usize),
             )));
         }
     }
-    let data_version = members["dataVersion"].as_str().unwrap_or_default();
+    let Some(data_version) = members["dataVersion"].as_str() else {
+        return Err(invalid(
+            "\"dataVersion\" must be the Caliper context IRI, a string",
+        ));
+    };
     let version = CaliperVersion::of_context(data_version).ok_or_else(|| {
         EnvelopeError::UnsupportedVersion(format!(
             "unsupported dataVersion \"{}\": Herald reads {} and {}",
@@ -61,19 +65,29 @@ pub fn parse(envelope: &Value) -> Result<(CaliperVersion, Vec<Incoming>, usize),
     let Value::Array(data) = &members["data"] else {
         return Err(invalid("\"data\" must be an array"));
     };
-    let mut events = Vec::new();
+    let mut events: Vec<Incoming> = Vec::new();
     let mut entities = 0;
     for (index, item) in data.iter().enumerate() {
+        if !item.is_object() {
+            return Err(EnvelopeError::Invalid(format!(
+                "data[{index}] must be an event or an entity (a JSON object)"
+            )));
+        }
         if item.get("action").is_none()
             && !item["type"].as_str().is_some_and(|t| t.ends_with("Event"))
         {
             entities += 1;
             continue;
         }
-        events.push(
-            check(item)
-                .map_err(|problem| EnvelopeError::Invalid(format!("data[{index}]: {problem}")))?,
-        );
+        let event = check(item)
+            .map_err(|problem| EnvelopeError::Invalid(format!("data[{index}]: {problem}")))?;
+        if events.iter().any(|e| e.id == event.id) {
+            return Err(EnvelopeError::Invalid(format!(
+                "data[{index}]: the event id {} appears twice in this envelope",
+                event.id
+            )));
+        }
+        events.push(event);
     }
     Ok((version, events, entities))
 }
@@ -85,13 +99,13 @@ fn check(event: &Value) -> Result<Incoming, String> {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     };
-    let id = text("id").ok_or("an event needs an \"id\" (urn:uuid:…)")?;
-    if !id.starts_with("urn:uuid:") || uuid::Uuid::parse_str(&id["urn:uuid:".len()..]).is_err() {
-        return Err(format!(
-            "\"id\" must be a urn:uuid: IRI, not \"{}\"",
-            clip(id)
-        ));
-    }
+    let raw_id = text("id").ok_or("an event needs an \"id\" (urn:uuid:…)")?;
+    // One event, one key: the UUID in its canonical lower-case form.
+    let id = raw_id
+        .strip_prefix("urn:uuid:")
+        .and_then(super::xapi_rules::statement_id)
+        .map(|uuid| format!("urn:uuid:{}", uuid.hyphenated()))
+        .ok_or_else(|| format!("\"id\" must be a urn:uuid: IRI, not \"{}\"", clip(raw_id)))?;
     let kind = text("type").ok_or("an event needs a \"type\"")?;
     let action = text("action").ok_or("an event needs an \"action\"")?;
     for required in ["actor", "object"] {
@@ -107,7 +121,7 @@ fn check(event: &Value) -> Result<Incoming, String> {
         .with_timezone(&Utc);
     let (event_type, data) = to_event(event, kind, action);
     Ok(Incoming {
-        id: id.to_owned(),
+        id,
         event_type,
         data,
         occurred_at,
@@ -163,6 +177,12 @@ fn to_event(event: &Value, kind: &str, action: &str) -> (&'static str, Value) {
             insert_learner(&mut data, person(&event["actor"]));
             mapping::CALIPER_EVENT
         }
+    };
+    // A catalog type always names its learner; otherwise the event stays generic.
+    let event_type = if data.contains_key("user") {
+        event_type
+    } else {
+        mapping::CALIPER_EVENT
     };
     record::keep_original(&mut data, Standard::Caliper, event);
     (event_type, Value::Object(data))

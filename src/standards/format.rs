@@ -145,6 +145,10 @@ fn absolute_iri(
             if url.query().is_some() || url.fragment().is_some() {
                 problems.push((field, "Leave out the query (?…) and fragment (#…).".into()));
                 None
+            } else if !url.username().is_empty() || url.password().is_some() {
+                // It is sent to receivers in every record: no credentials in it.
+                problems.push((field, "Leave out user:password@.".into()));
+                None
             } else {
                 Some(url)
             }
@@ -184,5 +188,8 @@ mod tests {
         assert_eq!(fields, ["actor_home_page", "activity_base_iri"]);
         assert!(StandardsSettings::parse("https://a.example/?x=1", "https://a.example").is_err());
         assert!(StandardsSettings::parse("", "https://a.example").is_err());
+        assert!(
+            StandardsSettings::parse("https://user:pass@a.example", "https://a.example").is_err()
+        );
     }
 }

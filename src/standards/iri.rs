@@ -6,10 +6,17 @@ use url::Url;
 
 /// Whether `id` is already an absolute IRI Herald may pass on unchanged.
 pub fn is_absolute(id: &str) -> bool {
-    match Url::parse(id) {
-        Ok(url) => matches!(url.scheme(), "http" | "https" | "urn" | "tag") && !id.contains(' '),
-        Err(_) => false,
-    }
+    is_iri(id)
+        && Url::parse(id).is_ok_and(|url| matches!(url.scheme(), "http" | "https" | "urn" | "tag"))
+}
+
+/// An absolute IRI of any scheme (what xAPI asks for in ids, verbs and extension keys),
+/// without the characters RFC 3987 leaves out (a URL parser would quietly encode them).
+pub fn is_iri(text: &str) -> bool {
+    !text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"<>{}|\\^`".contains(c))
+        && Url::parse(text).is_ok()
 }
 
 /// `{base}/{collection}/{id}` with `id` percent-encoded as one path segment, or `id` itself
@@ -54,5 +61,8 @@ mod tests {
         assert_eq!(last_segment("https://lms.example/courses/c%3A1"), "c:1");
         assert!(!is_absolute("course:7374992"));
         assert!(is_absolute("urn:uuid:0f7b8ed8-6d3c-4d5c-8d1e-3c1c6f9e2a11"));
+        assert!(is_iri("mailto:a@example.org") && !is_absolute("mailto:a@example.org"));
+        assert!(!is_iri("https://lms.example/c/1?x=\"><script>"));
+        assert!(!is_iri("not a uri"));
     }
 }

@@ -11,5 +11,6 @@ pub mod mapping;
 pub mod record;
 pub mod xapi_in;
 pub mod xapi_out;
+pub mod xapi_rules;
 
 pub use format::{CaliperVersion, PayloadFormat, StandardsSettings};

@@ -132,8 +132,8 @@ fn looks_like_email(value: &str) -> bool {
     let mut parts = value.split('@');
     matches!(
         (parts.next(), parts.next(), parts.next()),
-        (Some(local), Some(domain), None) if !local.is_empty() && domain.contains('.')
-            && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty()
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control() || "\"<>".contains(c))
     )
 }
 

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::iri;
 use super::mapping::{self, Activity};
 use super::record::{self, Learner, Standard};
+use super::xapi_rules;
 
 /// A statement, checked and mapped.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,18 +21,7 @@ pub struct Incoming {
     pub statement: Value,
 }
 
-const PROPERTIES: [&str; 10] = [
-    "id",
-    "actor",
-    "verb",
-    "object",
-    "result",
-    "context",
-    "timestamp",
-    "stored",
-    "authority",
-    "version",
-];
+pub use super::xapi_rules::statement_id;
 
 /// The statements of a body: one object or an array.
 pub fn statements_of(body: &Value) -> Result<Vec<Value>, String> {
@@ -43,57 +32,29 @@ pub fn statements_of(body: &Value) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Checks one statement and maps it; `Err` says what is wrong, in the spec's terms.
+/// Checks one statement (`xapi_rules`) and maps it; `Err` says what is wrong.
 pub fn check(statement: Value) -> Result<Incoming, String> {
     let Value::Object(mut members) = statement else {
         return Err("a statement must be a JSON object".into());
     };
-    if let Some(unknown) = members
-        .keys()
-        .find(|k| !PROPERTIES.contains(&k.as_str()) && k.as_str() != "attachments")
-    {
-        return Err(format!("unknown statement property \"{unknown}\""));
-    }
-    let id = match members.get("id") {
+    let checked = xapi_rules::statement(&members)?;
+    let id = match members.get("id").and_then(Value::as_str) {
+        Some(raw) => statement_id(raw).ok_or("\"id\" must be a UUID")?,
         None => Uuid::now_v7(),
-        Some(Value::String(raw)) => Uuid::parse_str(raw)
-            .map_err(|_| format!("\"id\" must be a UUID, not \"{}\"", clip(raw)))?,
-        Some(_) => return Err("\"id\" must be a UUID string".into()),
     };
+    // Stored as the canonical lower-case form, whatever case it came in.
     members.insert("id".into(), id.hyphenated().to_string().into());
-    let actor = members.get("actor").ok_or("\"actor\" is required")?;
-    check_agent(actor, "actor")?;
-    let verb = members.get("verb").ok_or("\"verb\" is required")?;
-    let verb_id = check_verb(verb)?.to_owned();
-    let object = members.get("object").ok_or("\"object\" is required")?;
-    let activity_type = check_object(object)?;
-    if let Some(result) = members.get("result") {
-        check_result(result)?;
-    }
-    if let Some(context) = members.get("context") {
-        check_context(context)?;
-    }
-    let occurred_at = match members.get("timestamp") {
-        None => None,
-        Some(Value::String(raw)) => Some(
-            DateTime::parse_from_rfc3339(raw)
-                .map_err(|_| {
-                    format!(
-                        "\"timestamp\" must be an ISO 8601 date-time, not \"{}\"",
-                        clip(raw)
-                    )
-                })?
-                .with_timezone(&Utc),
-        ),
-        Some(_) => return Err("\"timestamp\" must be a string".into()),
-    };
-    if let Some(version) = members.get("version")
-        && !version.as_str().is_some_and(|v| v.starts_with("1.0"))
-    {
-        return Err("\"version\" must be 1.0.x".into());
-    }
+    let occurred_at = members
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
     let statement = Value::Object(members);
-    let (event_type, data) = to_event(&statement, &verb_id, activity_type.as_deref());
+    let (event_type, data) = to_event(
+        &statement,
+        &checked.verb_id,
+        checked.activity_type.as_deref(),
+    );
     Ok(Incoming {
         id,
         event_type,
@@ -133,9 +94,12 @@ fn to_event(statement: &Value, verb: &str, activity_type: Option<&str>) -> (&'st
         _ => None,
     };
     let mut data = Map::new();
-    if let Some(learner) = learner_of(&statement["actor"]) {
+    let learner = learner_of(&statement["actor"]);
+    if let Some(learner) = &learner {
         data.insert("user".into(), learner.to_value());
     }
+    // A catalog type always names its learner; a statement by a Group stays generic.
+    let mapped = mapped.filter(|_| learner.is_some());
     let event_type = match mapped {
         Some((event_type, kind)) => {
             data.insert(kind.key.into(), thing_of(&statement["object"]));
@@ -202,160 +166,6 @@ fn thing_of(activity: &Value) -> Value {
         thing["title"] = name.into();
     }
     thing
-}
-
-fn check_agent(agent: &Value, field: &str) -> Result<(), String> {
-    let Value::Object(members) = agent else {
-        return Err(format!("\"{field}\" must be an Agent or Group object"));
-    };
-    let ifis = ["mbox", "mbox_sha1sum", "openid", "account"]
-        .iter()
-        .filter(|k| members.contains_key(**k))
-        .count();
-    let is_group = members.get("objectType").and_then(Value::as_str) == Some("Group");
-    match members.get("objectType").and_then(Value::as_str) {
-        None | Some("Agent") | Some("Group") => {}
-        Some(other) => {
-            return Err(format!(
-                "\"{field}.objectType\" must be Agent or Group, not \"{}\"",
-                clip(other)
-            ));
-        }
-    }
-    if ifis > 1 {
-        return Err(format!(
-            "\"{field}\" must have exactly one inverse functional identifier"
-        ));
-    }
-    if ifis == 0 && !(is_group && members.get("member").is_some_and(Value::is_array)) {
-        return Err(format!(
-            "\"{field}\" needs one of mbox, mbox_sha1sum, openid or account"
-        ));
-    }
-    if let Some(mbox) = members.get("mbox")
-        && !mbox
-            .as_str()
-            .is_some_and(|m| m.starts_with("mailto:") && m.contains('@'))
-    {
-        return Err(format!("\"{field}.mbox\" must be a mailto: IRI"));
-    }
-    if let Some(account) = members.get("account") {
-        let home_page = account.get("homePage").and_then(Value::as_str);
-        let name = account.get("name").and_then(Value::as_str);
-        if !home_page.is_some_and(iri::is_absolute) || name.is_none_or(str::is_empty) {
-            return Err(format!(
-                "\"{field}.account\" needs an absolute homePage and a name"
-            ));
-        }
-    }
-    if let Some(Value::Array(member)) = members.get("member") {
-        for (index, agent) in member.iter().enumerate() {
-            check_agent(agent, &format!("{field}.member[{index}]"))?;
-        }
-    }
-    Ok(())
-}
-
-fn check_verb(verb: &Value) -> Result<&str, String> {
-    let id = verb
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| iri::is_absolute(id))
-        .ok_or("\"verb.id\" must be an absolute IRI")?;
-    if let Some(display) = verb.get("display")
-        && !display
-            .as_object()
-            .is_some_and(|d| d.values().all(Value::is_string))
-    {
-        return Err("\"verb.display\" must be a language map".into());
-    }
-    Ok(id)
-}
-
-/// Checks the object; gives the activity's type when it is an Activity that has one.
-fn check_object(object: &Value) -> Result<Option<String>, String> {
-    if !object.is_object() {
-        return Err("\"object\" must be an object".into());
-    }
-    match object.get("objectType").and_then(Value::as_str) {
-        None | Some("Activity") => {
-            if !object
-                .get("id")
-                .and_then(Value::as_str)
-                .is_some_and(iri::is_absolute)
-            {
-                return Err("\"object.id\" of an Activity must be an absolute IRI".into());
-            }
-            Ok(object
-                .pointer("/definition/type")
-                .and_then(Value::as_str)
-                .map(str::to_owned))
-        }
-        Some("Agent") | Some("Group") => check_agent(object, "object").map(|_| None),
-        Some("StatementRef") => object
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .map(|_| None)
-            .ok_or_else(|| "\"object.id\" of a StatementRef must be a UUID".into()),
-        Some("SubStatement") => {
-            for required in ["actor", "verb", "object"] {
-                if object.get(required).is_none() {
-                    return Err(format!("a SubStatement needs \"{required}\""));
-                }
-            }
-            Ok(None)
-        }
-        Some(other) => Err(format!("unknown \"object.objectType\" \"{}\"", clip(other))),
-    }
-}
-
-fn check_result(result: &Value) -> Result<(), String> {
-    if !result.is_object() {
-        return Err("\"result\" must be an object".into());
-    }
-    if let Some(score) = result.get("score") {
-        let number = |key: &str| score.get(key).and_then(Value::as_f64);
-        if let Some(scaled) = score.get("scaled")
-            && !scaled.as_f64().is_some_and(|s| (-1.0..=1.0).contains(&s))
-        {
-            return Err("\"result.score.scaled\" must be a number from -1 to 1".into());
-        }
-        if let (Some(raw), Some(min)) = (number("raw"), number("min"))
-            && raw < min
-        {
-            return Err("\"result.score.raw\" is below \"min\"".into());
-        }
-        if let (Some(raw), Some(max)) = (number("raw"), number("max"))
-            && raw > max
-        {
-            return Err("\"result.score.raw\" is above \"max\"".into());
-        }
-    }
-    for flag in ["success", "completion"] {
-        if result.get(flag).is_some_and(|v| !v.is_boolean()) {
-            return Err(format!("\"result.{flag}\" must be true or false"));
-        }
-    }
-    Ok(())
-}
-
-fn check_context(context: &Value) -> Result<(), String> {
-    if !context.is_object() {
-        return Err("\"context\" must be an object".into());
-    }
-    if let Some(registration) = context.get("registration")
-        && registration
-            .as_str()
-            .is_none_or(|r| Uuid::parse_str(r).is_err())
-    {
-        return Err("\"context.registration\" must be a UUID".into());
-    }
-    Ok(())
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(80).collect()
 }
 
 #[cfg(test)]

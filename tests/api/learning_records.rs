@@ -847,3 +847,221 @@ async fn a_dead_letter_replayed_to_an_lrs_is_stored_once() {
         herald::standards::xapi_out::statement_id(hook.id, dead.event_id.unwrap()).to_string()
     );
 }
+
+#[tokio::test]
+async fn records_herald_could_not_keep_exactly_are_refused_and_resends_stay_one() {
+    let app = spawn_app().await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let key = herald::tokens::shown_prefix(&ingest).to_owned();
+    let auth = basic(&key, &ingest);
+    let client = reqwest::Client::new();
+    let statement = |extra: Value| {
+        let mut s = json!({"actor": {"mbox": "mailto:a@example.org"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": {"id": "https://x.example/a"}});
+        s["result"] = extra;
+        s
+    };
+    let events = || async {
+        app.with_conn(|conn| {
+            use diesel::prelude::*;
+            herald::db::schema::events::table
+                .count()
+                .get_result::<i64>(conn)
+                .unwrap()
+        })
+        .await
+    };
+    // A number jsonb would keep as 309 digits, and nesting Herald could not read back.
+    let huge = statement(json!({"extensions": {"http://x.example/n": 1.7976931348623157e308}}));
+    assert_eq!(post_xapi(&app, &auth, &huge).await.status(), 400);
+    let mut deep = json!(1);
+    for _ in 0..100 {
+        deep = json!([deep]);
+    }
+    let deep = statement(json!({"extensions": {"http://x.example/d": deep}}));
+    assert_eq!(post_xapi(&app, &auth, &deep).await.status(), 400);
+    // The same through the events API: 422 naming the path.
+    let response = post_events(
+        &app,
+        &ingest,
+        &json!({"type": "course.completed", "data": {"n": 1.7976931348623157e308}}),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["errors"]["data.n"].is_array(), "{body}");
+    // Text that only looks like NUL is fine.
+    let text = statement(json!({"response": "C:\\u0000dir"}));
+    assert_eq!(post_xapi(&app, &auth, &text).await.status(), 200);
+
+    // Many significant digits: the identical resend is the same statement (200), stored once.
+    // (Sent as text: the digits as a client would write them, more than a double holds.)
+    let precise = |id: &str| {
+        format!(
+            r#"{{"id": "{id}", "actor": {{"mbox": "mailto:a@example.org"}},
+                "verb": {{"id": "http://adlnet.gov/expapi/verbs/scored"}}, "object": {{"id": "https://x.example/q"}},
+                "result": {{"score": {{"raw": 123456789.123456789, "min": 0, "max": 10000000000}}}}}}"#
+        )
+    };
+    let post_text = |body: String| {
+        client
+            .post(format!("{}/xapi/statements", app.address))
+            .header("Authorization", &auth)
+            .header("X-Experience-API-Version", "1.0.3")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let id = "6690e6c9-3ef0-4ed3-8b37-7f3964730bee";
+    assert_eq!(post_text(precise(id)).await.unwrap().status(), 200);
+    assert_eq!(post_text(precise(id)).await.unwrap().status(), 200);
+    // Upper case is the same id.
+    assert_eq!(
+        post_text(precise(&id.to_uppercase()))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let stored = events().await;
+    assert_eq!(stored, 2, "the text statement and the precise one");
+
+    // PUT with a non-string id in the body; a bad token with a broken body: 401 first.
+    let response = client
+        .put(format!(
+            "{}/xapi/statements?statementId=0f7b8ed8-6d3c-4d5c-8d1e-3c1c6f9e2a11",
+            app.address
+        ))
+        .header("Authorization", &auth)
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(&{
+            let mut s = statement(json!({}));
+            s["id"] = json!(12345);
+            s
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = client
+        .post(format!("{}/xapi/statements", app.address))
+        .header("Authorization", "Bearer not-a-token")
+        .header("Content-Type", "application/json")
+        .body("{bad json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Scheme names in any case.
+    let lower = format!("basic {}", auth.trim_start_matches("Basic "));
+    assert_eq!(
+        post_xapi(&app, &lower, &statement(json!({})))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post_xapi(&app, &format!("bearer {ingest}"), &statement(json!({})))
+            .await
+            .status(),
+        200
+    );
+
+    // Caliper: one event whatever the case of its id; other spellings of a UUID refused.
+    let envelope = |id: &str| {
+        json!({"sensor": "https://lms.example/s", "sendTime": "2026-11-04T15:50:00.000Z",
+               "dataVersion": "http://purl.imsglobal.org/ctx/caliper/v1p1",
+               "data": [{"id": id, "type": "ToolUseEvent", "action": "Used",
+                         "actor": {"id": "https://lms.example/u/1", "type": "Person"},
+                         "object": {"id": "https://lms.example", "type": "SoftwareApplication"},
+                         "eventTime": "2026-11-04T15:45:00.000Z"}]})
+    };
+    let uuid = "a50ca17f-5971-47bb-8fca-4e6e6879001d";
+    let answer: Value = post_caliper(&app, &ingest, &envelope(&format!("urn:uuid:{uuid}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["duplicates"], 0);
+    let answer: Value = post_caliper(
+        &app,
+        &ingest,
+        &envelope(&format!("urn:uuid:{}", uuid.to_uppercase())),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(answer["duplicates"], 1);
+    for odd in [
+        format!("urn:uuid:{{{uuid}}}"),
+        format!("urn:uuid:urn:uuid:{uuid}"),
+    ] {
+        assert_eq!(
+            post_caliper(&app, &ingest, &envelope(&odd)).await.status(),
+            400,
+            "{odd}"
+        );
+    }
+    let mut twice = envelope(&format!("urn:uuid:{uuid}"));
+    let again = twice["data"][0].clone();
+    twice["data"].as_array_mut().unwrap().push(again);
+    assert_eq!(post_caliper(&app, &ingest, &twice).await.status(), 400);
+    let mut not_objects = envelope(&format!("urn:uuid:{uuid}"));
+    not_objects["data"] = json!([1, "x", null]);
+    assert_eq!(
+        post_caliper(&app, &ingest, &not_objects).await.status(),
+        400
+    );
+    let lower = client
+        .post(format!("{}/caliper", app.address))
+        .header("Authorization", format!("bearer {ingest}"))
+        .json(&envelope(&format!("urn:uuid:{uuid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), 200);
+    assert_eq!(
+        events().await,
+        stored + 3,
+        "two statements (basic, bearer) and one Caliper event, however often sent"
+    );
+}
+
+#[tokio::test]
+async fn a_statement_by_a_group_stays_generic_and_caliper_webhooks_never_get_it() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let (caliper, _) = create_webhook(&app, &receiver.url, |i| {
+        i.payload_format = "caliper_1_1".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.all_events = Some("on".into());
+    })
+    .await;
+    let ingest = token(&app, Scope::Ingest).await;
+    let key = herald::tokens::shown_prefix(&ingest).to_owned();
+    let by_group = json!({
+        "actor": {"objectType": "Group", "member": [{"mbox": "mailto:a@example.org"}]},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": "https://x.example/course/1", "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
+    });
+    assert_eq!(
+        post_xapi(&app, &basic(&key, &ingest), &by_group)
+            .await
+            .status(),
+        200
+    );
+    let types = app
+        .with_conn(|conn| {
+            use diesel::prelude::*;
+            herald::db::schema::events::table
+                .select(herald::db::schema::events::event_type)
+                .load::<String>(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(types, ["xapi.statement"]);
+    // Caliper has no mapping for a generic statement: nothing is queued (and nothing dies).
+    assert!(deliveries_of(&app, caliper.id).await.is_empty());
+}

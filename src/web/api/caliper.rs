@@ -29,13 +29,9 @@ pub async fn receive(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    accept(
-        state.clone(),
-        request.clone(),
-        bearer::presented(&request),
-        payload,
-    )
-    .await
+    // Scheme names are case-insensitive (RFC 9110).
+    let authorization = bearer::presented(&request).and_then(|h| record_ingest::bearer_value(&h));
+    accept(state.clone(), request.clone(), authorization, payload).await
 }
 
 async fn accept(

@@ -13,6 +13,7 @@ use super::error::ApiError;
 use crate::ingest::committer::SubmitError;
 use crate::ingest::queue::{Accepted, QueueError};
 use crate::ingest::request::EventSpec;
+use crate::ingest::storable;
 use crate::tokens::{AuthFailure, Scope};
 use crate::web::state::AppState;
 
@@ -22,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_RECORDS: usize = 1000;
 
 /// Reads the body as JSON: 415 for another content type, 413 over the limit, 400 when it
-/// is not JSON or holds NUL characters (PostgreSQL cannot store them).
+/// is not JSON or holds what Herald cannot store (`ingest::storable`).
 pub async fn read_json(
     request: &HttpRequest,
     mut payload: web::Payload,
@@ -62,10 +63,9 @@ pub async fn read_json(
         line: Some(err.line()),
         column: Some(err.column()),
     })?;
-    if body.windows(6).any(|w| w == b"\\u0000") {
-        return Err(bad(
-            "Learning records must not contain NUL characters (\\u0000).".into(),
-        ));
+    // What jsonb cannot keep, or Herald could not read back, is refused before anything else.
+    if let Some((path, message)) = storable::problems(&value, "body".into()).into_iter().next() {
+        return Err(bad(format!("{path}: {message}")));
     }
     Ok(value)
 }
@@ -87,6 +87,14 @@ pub struct Record {
     pub key: String,
 }
 
+/// `Bearer <token>` whatever the case of the scheme (HTTP's schemes are case-insensitive).
+pub fn bearer_value(header: &str) -> Option<String> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| format!("Bearer {}", token.trim()))
+}
+
 /// Checks the token (`authorization` as a Bearer header value) for the ingest scope.
 pub async fn authenticate(state: &AppState, authorization: Option<String>) -> Result<(), ApiError> {
     let found = state
@@ -102,13 +110,15 @@ fn auth_error(failure: AuthFailure) -> ApiError {
     }
 }
 
-/// The stored payloads of records already received, by key.
-pub async fn already_stored(
+/// Of `records` (key, record as received), the keys under which a different record is
+/// already stored.
+pub async fn conflicting(
     state: &AppState,
-    keys: Vec<String>,
-) -> Result<Vec<(String, Value)>, ApiError> {
+    records: Vec<(String, Value)>,
+) -> Result<Vec<String>, ApiError> {
+    let (keys, records): (Vec<String>, Vec<Value>) = records.into_iter().unzip();
     Ok(state
-        .run(move |conn| crate::model::event::payloads_by_keys(conn, &keys))
+        .run(move |conn| crate::model::event::records_differing(conn, &keys, &records))
         .await?)
 }
 

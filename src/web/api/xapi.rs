@@ -7,11 +7,10 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine;
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::error::ApiError;
 use super::record_ingest::{self, MAX_RECORDS, Record, bad};
-use crate::standards::record::{self as learning_record, Standard};
 use crate::standards::xapi_in::{self, Incoming};
 use crate::standards::xapi_out::VERSION;
 use crate::web::state::AppState;
@@ -38,7 +37,9 @@ pub async fn post(
     payload: web::Payload,
 ) -> HttpResponse {
     let answer = async {
+        // The token first: nothing of the body is read for an unknown client.
         let authorization = bearer_of(&request)?;
+        record_ingest::authenticate(&state, authorization.clone()).await?;
         check_version(&request)?;
         let body = record_ingest::read_json(&request, payload).await?;
         let statements = xapi_in::statements_of(&body).map_err(|m| bad(m.to_string()))?;
@@ -58,11 +59,12 @@ pub async fn put(
 ) -> HttpResponse {
     let answer = async {
         let authorization = bearer_of(&request)?;
+        record_ingest::authenticate(&state, authorization.clone()).await?;
         check_version(&request)?;
         let id = query
             .statement_id
             .as_deref()
-            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .and_then(xapi_in::statement_id)
             .ok_or_else(|| bad("PUT needs the statementId parameter, a UUID.".into()))?;
         let mut statement = record_ingest::read_json(&request, payload).await?;
         let Value::Object(members) = &mut statement else {
@@ -70,13 +72,12 @@ pub async fn put(
         };
         match members
             .get("id")
-            .and_then(Value::as_str)
-            .map(uuid::Uuid::parse_str)
+            .map(|given| given.as_str().and_then(xapi_in::statement_id))
         {
             None => {
                 members.insert("id".into(), id.to_string().into());
             }
-            Some(Ok(given)) if given == id => {}
+            Some(Some(given)) if given == id => {}
             Some(_) => {
                 return Err(bad(
                     "The statement's id differs from the statementId parameter.".into(),
@@ -96,8 +97,6 @@ async fn store(
     authorization: Option<String>,
     statements: Vec<Value>,
 ) -> Result<Vec<String>, ApiError> {
-    // The token first: whether an id is taken is nobody else's business.
-    record_ingest::authenticate(state, authorization.clone()).await?;
     if statements.len() > MAX_RECORDS {
         return Err(bad(format!(
             "Send at most {MAX_RECORDS} statements per request (got {}).",
@@ -117,24 +116,15 @@ async fn store(
             twice.id
         )));
     }
-    let keys: Vec<String> = checked.iter().map(|s| key(&s.id)).collect();
-    let stored: HashMap<String, Value> = record_ingest::already_stored(state, keys)
-        .await?
-        .into_iter()
+    let given: Vec<(String, Value)> = checked
+        .iter()
+        .map(|s| (key(&s.id), s.statement.clone()))
         .collect();
-    for incoming in &checked {
-        let Some(payload) = stored.get(&key(&incoming.id)) else {
-            continue;
-        };
-        let same = learning_record::original(payload).is_some_and(|(standard, kept)| {
-            standard == Standard::Xapi && *kept == incoming.statement
-        });
-        if !same {
-            return Err(ApiError::Conflict(format!(
-                "A different statement with the id {} is already stored.",
-                incoming.id
-            )));
-        }
+    if let Some(taken) = record_ingest::conflicting(state, given.clone())
+        .await?
+        .first()
+    {
+        return Err(conflict(taken));
     }
     let ids: Vec<String> = checked.iter().map(|s| s.id.to_string()).collect();
     let now = chrono::Utc::now();
@@ -147,8 +137,26 @@ async fn store(
             occurred_at: s.occurred_at.unwrap_or(now),
         })
         .collect();
-    record_ingest::store(state, authorization, records).await?;
+    let accepted = record_ingest::store(state, authorization, records).await?;
+    // Two clients sending different statements under one id at once: both passed the check
+    // above, one was stored; the other learns it here.
+    let raced: Vec<(String, Value)> = given
+        .into_iter()
+        .zip(&accepted)
+        .filter(|(_, a)| a.duplicate)
+        .map(|(g, _)| g)
+        .collect();
+    if let Some(taken) = record_ingest::conflicting(state, raced).await?.first() {
+        return Err(conflict(taken));
+    }
     Ok(ids)
+}
+
+fn conflict(key: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "A different statement with the id {} is already stored.",
+        key.trim_start_matches("xapi:")
+    ))
 }
 
 fn key(id: &uuid::Uuid) -> String {
@@ -162,7 +170,7 @@ fn check_version(request: &HttpRequest) -> Result<(), ApiError> {
         .get(VERSION_HEADER)
         .and_then(|v| v.to_str().ok())
     {
-        Some(version) if version.trim().starts_with("1.0") => Ok(()),
+        Some(version) if crate::standards::xapi_rules::is_1_0_x(version.trim()) => Ok(()),
         Some(other) => Err(bad(format!(
             "Herald speaks xAPI {VERSION}; {VERSION_HEADER} was \"{}\".",
             other.chars().take(20).collect::<String>()
@@ -185,13 +193,17 @@ fn bearer_of(request: &HttpRequest) -> Result<Option<String>, ApiError> {
             "Send the LRS key and secret with Basic authentication.",
         ));
     };
-    if header.starts_with("Bearer ") {
-        return Ok(Some(header.to_owned()));
+    if let Some(bearer) = record_ingest::bearer_value(header) {
+        return Ok(Some(bearer));
     }
-    let Some(encoded) = header.strip_prefix("Basic ") else {
-        return Err(unauthorized(
-            "Send the LRS key and secret with Basic authentication.",
-        ));
+    // Scheme names are case-insensitive (RFC 9110).
+    let encoded = match header.trim().split_once(' ') {
+        Some((scheme, encoded)) if scheme.eq_ignore_ascii_case("basic") => encoded,
+        _ => {
+            return Err(unauthorized(
+                "Send the LRS key and secret with Basic authentication.",
+            ));
+        }
     };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
