@@ -15,6 +15,28 @@ use crate::receiver::{Receiver, Reply};
 const HOME: &str = "https://academy.example.com";
 const BASE: &str = "https://academy.example.com/xapi";
 
+/// A webhook in xAPI format to `lrs` with its key and secret, then `configure`d.
+async fn lrs_webhook(
+    app: &TestApp,
+    lrs: &Lrs,
+    configure: impl FnOnce(&mut herald::webhooks::input::WebhookInput),
+) -> (
+    herald::model::webhook::Webhook,
+    Option<herald::webhooks::signing::SigningSecret>,
+) {
+    let (key, secret) = (lrs.key.clone(), lrs.secret.clone());
+    create_webhook(app, &lrs.base, move |i| {
+        i.payload_format = "xapi".into();
+        i.actor_home_page = HOME.into();
+        i.activity_base_iri = BASE.into();
+        i.auth_kind = "basic".into();
+        i.basic_username = key;
+        i.basic_password = secret;
+        configure(i);
+    })
+    .await
+}
+
 /// The catalog's example payload of `event_type`.
 async fn example(app: &TestApp, event_type: &'static str) -> Value {
     app.with_conn(move |conn| {
@@ -86,13 +108,7 @@ async fn an_lrs_stores_herald_statements_once_whatever_the_retries_and_replays()
         return;
     };
     let app = spawn_app().await;
-    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
-        i.payload_format = "xapi".into();
-        i.actor_home_page = HOME.into();
-        i.activity_base_iri = BASE.into();
-        i.auth_kind = "basic".into();
-        i.basic_username = lrs.key.clone();
-        i.basic_password = lrs.secret.clone();
+    let (hook, _) = lrs_webhook(&app, &lrs, |i| {
         i.events = MAPPED
             .iter()
             .map(|t| t.to_string())
@@ -101,13 +117,7 @@ async fn an_lrs_stores_herald_statements_once_whatever_the_retries_and_replays()
     })
     .await;
     // A batched webhook to the same LRS: one POST with an array of statements.
-    let (batched, _) = create_webhook(&app, &lrs.base, |i| {
-        i.payload_format = "xapi".into();
-        i.actor_home_page = HOME.into();
-        i.activity_base_iri = BASE.into();
-        i.auth_kind = "basic".into();
-        i.basic_username = lrs.key.clone();
-        i.basic_password = lrs.secret.clone();
+    let (batched, _) = lrs_webhook(&app, &lrs, |i| {
         i.events = vec!["course.completed".into(), "lesson.completed".into()];
         i.dispatch_mode = "batched".into();
         i.batch_window_minutes = "60".into();
@@ -206,13 +216,7 @@ async fn an_lrs_answering_409_for_a_stored_id_counts_as_delivered() {
         return;
     };
     let app = spawn_app().await;
-    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
-        i.payload_format = "xapi".into();
-        i.actor_home_page = HOME.into();
-        i.activity_base_iri = BASE.into();
-        i.auth_kind = "basic".into();
-        i.basic_username = lrs.key.clone();
-        i.basic_password = lrs.secret.clone();
+    let (hook, _) = lrs_webhook(&app, &lrs, |i| {
         i.events = vec!["xapi.statement".into()];
     })
     .await;
@@ -379,13 +383,7 @@ async fn a_caliper_grade_reaches_an_lrs_as_a_scored_statement() {
         return;
     };
     let app = spawn_app().await;
-    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
-        i.payload_format = "xapi".into();
-        i.actor_home_page = HOME.into();
-        i.activity_base_iri = BASE.into();
-        i.auth_kind = "basic".into();
-        i.basic_username = lrs.key.clone();
-        i.basic_password = lrs.secret.clone();
+    let (hook, _) = lrs_webhook(&app, &lrs, |i| {
         i.events = vec!["quiz.attempt_completed".into()];
     })
     .await;
@@ -595,13 +593,7 @@ async fn a_test_event_to_an_lrs_is_a_statement_it_accepts_and_the_ping_is_refuse
         return;
     };
     let app = spawn_app().await;
-    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
-        i.payload_format = "xapi".into();
-        i.actor_home_page = HOME.into();
-        i.activity_base_iri = BASE.into();
-        i.auth_kind = "basic".into();
-        i.basic_username = lrs.key.clone();
-        i.basic_password = lrs.secret.clone();
+    let (hook, _) = lrs_webhook(&app, &lrs, |i| {
         i.events = vec!["quiz.attempt_completed".into()];
     })
     .await;
@@ -767,12 +759,7 @@ async fn a_dead_letter_replayed_to_an_lrs_is_stored_once() {
     };
     let app = spawn_app().await;
     // Wrong LRS credentials: the LRS answers 401, the delivery is a dead letter.
-    let (hook, _) = create_webhook(&app, &lrs.base, |i| {
-        i.payload_format = "xapi".into();
-        i.actor_home_page = HOME.into();
-        i.activity_base_iri = BASE.into();
-        i.auth_kind = "basic".into();
-        i.basic_username = lrs.key.clone();
+    let (hook, _) = lrs_webhook(&app, &lrs, |i| {
         i.basic_password = "not-the-secret".into();
         i.events = vec!["course.completed".into()];
     })

@@ -3,12 +3,12 @@
 //! `POST /api/v1/events` does), each under an idempotency key made of its record's id so a
 //! record sent twice is stored once.
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use serde_json::Value;
 
+use super::body;
 use super::error::ApiError;
 use crate::ingest::committer::SubmitError;
 use crate::ingest::queue::{Accepted, QueueError};
@@ -24,22 +24,12 @@ pub const MAX_RECORDS: usize = 1000;
 
 /// Reads the body as JSON: 415 for another content type, 413 over the limit, 400 when it
 /// is not JSON or holds what Herald cannot store (`ingest::storable`).
-pub async fn read_json(
-    request: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<Value, ApiError> {
-    if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(ApiError::UnsupportedMediaType);
-        }
+pub async fn read_json(request: &HttpRequest, payload: web::Payload) -> Result<Value, ApiError> {
+    // No Content-Type is taken for JSON, as on `POST /api/v1/events`.
+    let media_type = body::media_type(request);
+    if !media_type.is_empty() && media_type != "application/json" && !media_type.ends_with("+json")
+    {
+        return Err(ApiError::UnsupportedMediaType);
     }
     let declared = request
         .headers()
@@ -49,15 +39,7 @@ pub async fn read_json(
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(MAX_BODY_BYTES));
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|err| bad(format!("The request body could not be read: {err}")))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = body::read(payload, MAX_BODY_BYTES).await?;
     let value: Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
         message: format!("The body is not valid JSON: {err}"),
         line: Some(err.line()),
