@@ -245,13 +245,16 @@ impl Worker {
             } else {
                 self.settings.poll_interval
             };
-            let busy = !in_flight.is_empty();
             tokio::select! {
                 _ = self.wake.notified() => {
                     // While requests are going out, let a burst of events gather: one claim
                     // for many, at a cost of a couple of milliseconds. A quiet worker claims
-                    // at once (the latency of a lone event).
-                    if busy {
+                    // at once (the latency of a lone event). Whether requests are still out
+                    // is asked now, at the wake-up: the request sent before this wait has
+                    // usually finished meanwhile (asked before the wait, every lone event
+                    // waited the 2 ms: at 200 events/s that was half its latency).
+                    while in_flight.try_join_next().is_some() {}
+                    if !in_flight.is_empty() {
                         pause(&stop, CLAIM_COALESCE).await;
                     }
                 }
