@@ -37,10 +37,7 @@ pub async fn post(
     payload: web::Payload,
 ) -> HttpResponse {
     let answer = async {
-        // The token first: nothing of the body is read for an unknown client.
-        let authorization = bearer_of(&request)?;
-        record_ingest::authenticate(&state, authorization.clone()).await?;
-        check_version(&request)?;
+        let authorization = admitted(&state, &request).await?;
         let body = record_ingest::read_json(&request, payload).await?;
         let statements = xapi_in::statements_of(&body).map_err(|m| bad(m.to_string()))?;
         let ids = store(&state, authorization, statements).await?;
@@ -58,9 +55,7 @@ pub async fn put(
     payload: web::Payload,
 ) -> HttpResponse {
     let answer = async {
-        let authorization = bearer_of(&request)?;
-        record_ingest::authenticate(&state, authorization.clone()).await?;
-        check_version(&request)?;
+        let authorization = admitted(&state, &request).await?;
         let id = query
             .statement_id
             .as_deref()
@@ -89,6 +84,15 @@ pub async fn put(
     }
     .await;
     versioned(answer)
+}
+
+/// The client's token, checked for the ingest scope, and the version header — before anything
+/// of the body is read: an unknown client gets 401 whatever it sends.
+async fn admitted(state: &AppState, request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let authorization = bearer_of(request)?;
+    record_ingest::authenticate(state, authorization.clone()).await?;
+    check_version(request)?;
+    Ok(authorization)
 }
 
 /// Checks, conflicts, stores; the statements' ids in order.
