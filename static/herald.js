@@ -204,6 +204,18 @@ document.addEventListener("DOMContentLoaded", () => {
       block.hidden = !rule.slice(at + 1).split("|").includes(current(rule.slice(0, at)));
     });
   };
+  // Event types the chosen payload format has no mapping for are marked "skipped".
+  const marks = Array.from(form.querySelectorAll("[data-skipped-by]"));
+  const markSkipped = () => {
+    const format = current("payload_format") || "herald";
+    marks.forEach((mark) => {
+      mark.hidden = !mark.getAttribute("data-skipped-by").split(" ").includes(format);
+    });
+  };
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "payload_format") markSkipped();
+  });
+  markSkipped();
   const watched = new Set(blocks.map((b) => b.getAttribute("data-show-when").split("=")[0]));
   form.addEventListener("change", (event) => {
     if (watched.has(event.target.name)) update();

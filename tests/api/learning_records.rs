@@ -643,6 +643,13 @@ async fn a_test_event_to_an_lrs_is_a_statement_it_accepts_and_the_ping_is_refuse
 async fn the_form_and_the_api_want_both_addresses_for_a_standard_format() {
     let app = spawn_app().await;
     app.login_as(herald::domain::role::Role::Manager).await;
+    // The form marks, per event type, the formats that skip it (herald.js shows the chosen one's).
+    let form = app.get_html("/webhooks/new").await;
+    assert!(
+        form.contains(r#"data-skipped-by="xapi caliper_1_1 caliper_1_2""#),
+        "user.created"
+    );
+    assert!(form.contains(r#"data-skipped-by="xapi""#), "course.created");
     let response = app
         .post_form(
             "/webhooks/new",

@@ -159,6 +159,18 @@ impl FormPage {
     }
 
     /// Whether the "save without events" confirmation is offered: when nothing is chosen.
+    /// The payload formats (space-separated keys) that skip `event_type`, for the marks beside
+    /// the event checkboxes (shown by herald.js for the format chosen).
+    fn skipped_by(&self, event_type: &str) -> String {
+        crate::standards::PayloadFormat::CHOICES
+            .iter()
+            .filter_map(|(key, _)| crate::standards::PayloadFormat::parse(key))
+            .filter(|format| !crate::standards::mapping::carries(*format, event_type))
+            .map(|format| format.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     fn offers_no_events(&self) -> bool {
         self.input.is_checked("no_events_ok")
             || self.errors.has("events")
