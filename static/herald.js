@@ -209,7 +209,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const markSkipped = () => {
     const format = current("payload_format") || "herald";
     marks.forEach((mark) => {
-      mark.hidden = !mark.getAttribute("data-skipped-by").split(" ").includes(format);
+      const skipped = mark.getAttribute("data-skipped-by").split(" ").includes(format);
+      mark.classList.toggle("is-off", !skipped);
     });
   };
   form.addEventListener("change", (event) => {

@@ -160,7 +160,7 @@ impl FormPage {
 
     /// Whether the "save without events" confirmation is offered: when nothing is chosen.
     /// The payload formats (space-separated keys) that skip `event_type`, for the marks beside
-    /// the event checkboxes (shown by herald.js for the format chosen).
+    /// the event checkboxes (herald.js shows those of the format chosen).
     fn skipped_by(&self, event_type: &str) -> String {
         crate::standards::PayloadFormat::CHOICES
             .iter()
@@ -169,6 +169,14 @@ impl FormPage {
             .map(|format| format.as_str())
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// Whether the format in the form (as rendered) skips `event_type`: its mark shows then,
+    /// with or without JavaScript.
+    fn skipped_now(&self, event_type: &str) -> bool {
+        let format =
+            crate::standards::PayloadFormat::parse(&self.input.payload_format).unwrap_or_default();
+        !crate::standards::mapping::carries(format, event_type)
     }
 
     fn offers_no_events(&self) -> bool {
