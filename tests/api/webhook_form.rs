@@ -12,7 +12,7 @@ use crate::browser::Chrome;
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// A valid submission as a browser sends it; `set` replaces a field, `without` drops it.
-fn form(name: &str) -> Vec<(String, String)> {
+pub fn form(name: &str) -> Vec<(String, String)> {
     [
         ("name", name),
         ("endpoint_url", "https://hr.example.com/hooks/lms"),
@@ -29,13 +29,13 @@ fn form(name: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-fn set(mut form: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
+pub fn set(mut form: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
     form.retain(|(k, _)| k != key);
     form.push((key.into(), value.into()));
     form
 }
 
-async fn submit(app: &TestApp, path: &str, form: &[(String, String)]) -> reqwest::Response {
+pub async fn submit(app: &TestApp, path: &str, form: &[(String, String)]) -> reqwest::Response {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     app.post_form(path, &pairs).await
 }
