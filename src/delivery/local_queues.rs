@@ -129,6 +129,23 @@ impl<J> LocalQueues<J> {
             .collect()
     }
 
+    /// Whether `webhook_id` should be claimed for again: fewer than half of its prefetch rounds
+    /// wait (a webhook that is not prefetched for waits for nothing, so always).
+    pub fn running_low(&self, webhook_id: i64) -> bool {
+        self.webhooks
+            .get(&webhook_id)
+            .is_none_or(|hook| hook.waiting.len() * 2 <= hook.limit * PREFETCH_ROUNDS as usize)
+    }
+
+    /// Whether some waiting delivery could go on the wire now.
+    pub fn has_ready(&self) -> bool {
+        self.turns.iter().any(|id| {
+            self.webhooks
+                .get(id)
+                .is_some_and(|hook| hook.on_wire < hook.limit && !hook.waiting.is_empty())
+        })
+    }
+
     /// Deliveries held (waiting or on the wire), in all.
     pub fn held(&self) -> usize {
         self.webhooks
@@ -205,6 +222,30 @@ mod tests {
         queues.finished(2, Duration::from_secs(3));
         assert!(queues.is_fast(1));
         assert!(!queues.is_fast(2));
+    }
+
+    #[test]
+    fn a_webhook_runs_low_when_half_its_prefetch_is_gone() {
+        let mut queues = LocalQueues::default();
+        assert!(queues.running_low(1), "nothing held: claim");
+        queues.push(1, 1, 0..PREFETCH_ROUNDS);
+        assert!(!queues.running_low(1));
+        for _ in 0..PREFETCH_ROUNDS / 2 {
+            queues.next_ready();
+            queues.finished(1, Duration::from_millis(1));
+        }
+        assert!(queues.running_low(1));
+    }
+
+    #[test]
+    fn a_delivery_is_ready_only_below_its_webhooks_limit() {
+        let mut queues = LocalQueues::default();
+        queues.push(1, 1, [10, 11]);
+        assert!(queues.has_ready());
+        queues.next_ready();
+        assert!(!queues.has_ready(), "the webhook is at its limit");
+        queues.finished(1, Duration::from_millis(1));
+        assert!(queues.has_ready());
     }
 
     #[test]

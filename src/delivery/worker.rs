@@ -79,6 +79,8 @@ pub struct Worker {
     /// The LISTEN connection is up: notifications wake this worker, so an idle one sleeps
     /// until the next thing due instead of polling.
     listening: Arc<AtomicBool>,
+    /// The claim loop has ended: request slots take nothing more from the local queues.
+    stopping: AtomicBool,
 }
 
 /// A claimed delivery, ready to send.
@@ -119,6 +121,7 @@ impl Worker {
             listen_url,
             queues: Mutex::new(LocalQueues::default()),
             listening: Arc::new(AtomicBool::new(false)),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -267,6 +270,7 @@ impl Worker {
             }
         }
 
+        self.stopping.store(true, Ordering::SeqCst);
         tracing::info!(worker = %self.id, in_flight = in_flight.len(), "delivery worker stopping");
         let drained = tokio::time::timeout(self.settings.shutdown_grace, async {
             while in_flight.join_next().await.is_some() {}
@@ -550,12 +554,45 @@ impl Worker {
         Ok(Some(target))
     }
 
+    /// Sends `job`, then, while the worker is not stopping, whatever is ready next in the local
+    /// queues, on the same request slot: a slot never waits for the claim loop to come round
+    /// (with a deep local queue the wire stays full between claims).
     async fn deliver(
         self: Arc<Self>,
         job: Job,
         _permit: OwnedSemaphorePermit,
         done: mpsc::Sender<Completed>,
     ) {
+        let mut job = job;
+        loop {
+            let Some(webhook_id) = self.send_one(job, &done).await else {
+                self.finished.notify_one();
+                return;
+            };
+            let (next, claim_soon) = {
+                let mut queues = self.queues.lock().expect("queues lock");
+                let next = if self.stopping.load(Ordering::SeqCst) {
+                    None
+                } else {
+                    queues.next_ready()
+                };
+                (next, queues.running_low(webhook_id) || queues.has_ready())
+            };
+            // The claim loop is woken only when a claim is worth it: this webhook's local
+            // queue is running low, or a delivery is ready that this slot did not take.
+            if claim_soon || next.is_none() {
+                self.finished.notify_one();
+            }
+            match next {
+                Some((_, following)) => job = following,
+                None => return,
+            }
+        }
+    }
+
+    /// Sends one delivery and hands its outcome to the recorder; returns its webhook, `None`
+    /// when the request was abandoned (its lease could not be renewed).
+    async fn send_one(self: &Arc<Self>, job: Job, done: &mpsc::Sender<Completed>) -> Option<i64> {
         let send = async {
             if let Some(at) = job.send_at {
                 // Rate limit: wait for this request's start time.
@@ -593,8 +630,7 @@ impl Worker {
             self.sending.lock().expect("sending lock").remove(&job.id);
             self.clock.let_go([&job.id]);
             tracing::warn!(delivery_id = %job.id, "abandoned a request: its lease could not be renewed");
-            self.finished.notify_one();
-            return;
+            return None;
         };
         self.queues
             .lock()
@@ -637,7 +673,7 @@ impl Worker {
                 flow: Some(flow),
             })
             .await;
-        self.finished.notify_one();
+        Some(webhook_id)
     }
 }
 
