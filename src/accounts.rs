@@ -245,6 +245,10 @@ pub fn bootstrap_first_admin(
     preset_password: Option<&str>,
 ) -> anyhow::Result<Option<FirstAdmin>> {
     use crate::domain::password::NewPassword;
+    // Every later start: no password to judge or hash (hashing takes 19 MiB for a moment).
+    if user::any_exist(conn)? {
+        return Ok(None);
+    }
     let (password, generated) = match preset_password {
         Some(raw) => (
             NewPassword::parse_for(raw, FIRST_ADMIN_USERNAME)

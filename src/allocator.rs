@@ -2,6 +2,10 @@
 //! (up to 8 per core) and keeps freed memory; with the blocking pool's many database threads
 //! that more than doubled Herald's resident memory in the benchmark. Two arenas, and handing
 //! free pages back when the worker is idle, keep it small at no measurable cost.
+//!
+//! Large blocks (request bodies of batch ingest, libpq's buffers for big statements) are
+//! mapped on their own and returned when freed: left to glibc, the threshold for that rises
+//! to the largest block freed so far, and such blocks then stay in the arenas, fragmented.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,6 +16,8 @@ pub fn limit_arenas() {
     // SAFETY: no other thread exists yet, so no allocation races the setting.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
     }
 }
 

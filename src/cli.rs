@@ -12,6 +12,7 @@ use crate::auth::password::hash_password;
 use crate::config::Settings;
 use crate::db::{self, Database};
 use crate::domain::password::NewPassword;
+use crate::domain::password_strength;
 use crate::domain::role::Role;
 use crate::domain::secret_key::SecretKey;
 use crate::domain::username::Username;
@@ -71,6 +72,10 @@ pub enum Command {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Judge how easy a password is to guess (JSON on standard input and output); `serve`
+    /// and `worker` run it so that the estimator's dictionaries never stay in their memory.
+    #[command(hide = true)]
+    JudgePassword,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,13 +114,31 @@ pub enum UserCommand {
     Enable { name: String },
 }
 
+/// The helper's side of `password_strength`: one question in, one verdict out.
+fn judge_password() -> anyhow::Result<()> {
+    let question: password_strength::Question = serde_json::from_reader(std::io::stdin().lock())
+        .context("reading the question from standard input")?;
+    let verdict = password_strength::judge_here(&question);
+    serde_json::to_writer(std::io::stdout().lock(), &verdict)?;
+    Ok(())
+}
+
 fn parse_role(raw: &str) -> Result<Role, String> {
     raw.parse()
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::JudgePassword = command {
+        return judge_password();
+    }
+    if matches!(command, Command::Serve | Command::Worker)
+        && let Ok(executable) = std::env::current_exe()
+    {
+        password_strength::use_helper_process(executable);
+    }
     let settings = Settings::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => serve(settings),
         Command::Migrate => {
             let database = Database::open(&settings)?;
@@ -126,6 +149,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(command) => run_user_command(&settings, command),
         Command::Worker => run_worker(settings),
+        Command::JudgePassword => judge_password(),
         Command::Emit {
             event_type,
             data,

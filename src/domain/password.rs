@@ -7,13 +7,11 @@ use std::fmt;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use secrecy::{ExposeSecret, SecretString};
-use zxcvbn::Score;
+
+use super::password_strength;
 
 pub const MIN_LEN: usize = 12;
 pub const MAX_LEN: usize = 256;
-/// zxcvbn's scale: 3 = "safely unguessable" (about 10^10 guesses), what its authors advise
-/// as the least to accept.
-const MIN_SCORE: Score = Score::Three;
 /// Words the estimator should treat as known to an attacker, besides the username.
 const SITE_WORDS: [&str; 2] = ["herald", "webhook"];
 
@@ -49,10 +47,7 @@ impl NewPassword {
         if !username.is_empty() {
             known.push(username);
         }
-        let estimate = zxcvbn::zxcvbn(raw, &known);
-        if estimate.score() < MIN_SCORE {
-            return Err(too_weak(estimate.feedback()));
-        }
+        password_strength::judge(raw, &known)?;
         Ok(Self(SecretString::from(raw.to_owned())))
     }
 
@@ -69,25 +64,6 @@ impl NewPassword {
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
-}
-
-/// "This password is too easy to guess." followed by what the estimator found and suggests.
-fn too_weak(feedback: Option<&zxcvbn::feedback::Feedback>) -> String {
-    let mut message = String::from("This password is too easy to guess.");
-    let Some(feedback) = feedback else {
-        message.push_str(" Add a few uncommon words.");
-        return message;
-    };
-    if let Some(warning) = feedback.warning() {
-        message.push_str(&format!(" {warning}"));
-    }
-    if feedback.suggestions().is_empty() {
-        message.push_str(" Add a few uncommon words.");
-    }
-    for suggestion in feedback.suggestions() {
-        message.push_str(&format!(" {suggestion}"));
-    }
-    message
 }
 
 #[cfg(test)]

@@ -95,6 +95,11 @@ pub fn insert(conn: &mut PgConnection, new_user: &NewUser<'_>) -> QueryResult<Us
 
 /// Inserts the first account only while the table is empty; `None` when users exist already
 /// (also when another process won the race).
+/// Whether any user exists (the first admin was created).
+pub fn any_exist(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn)
+}
+
 pub fn insert_if_none_exist(
     conn: &mut PgConnection,
     new_user: &NewUser<'_>,

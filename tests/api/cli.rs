@@ -309,3 +309,53 @@ fn a_bad_setting_stops_herald_with_one_clear_line() {
     );
     assert_eq!(message.trim().lines().count(), 1, "{message}");
 }
+
+#[test]
+fn judge_password_reads_its_question_on_stdin_and_answers_in_json() {
+    let ask = |question: &str| {
+        let output = herald("postgres://unused", &["judge-password"], Some(question));
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let weak = ask(r#"{"password":"password1234","known":[]}"#);
+    assert!(
+        weak["too_weak"]
+            .as_str()
+            .is_some_and(|advice| advice.starts_with("This password is too easy to guess.")),
+        "{weak}"
+    );
+    // A password built on a known word (the username) counts as easy to guess.
+    let built_on_name = ask(r#"{"password":"zelda-ingram-2024","known":["zelda-ingram"]}"#);
+    assert!(built_on_name["too_weak"].is_string(), "{built_on_name}");
+    let strong = ask(r#"{"password":"ginas-long-password","known":["gina"]}"#);
+    assert!(strong["too_weak"].is_null(), "{strong}");
+}
+
+#[test]
+fn serve_judges_the_first_admins_password_in_its_helper_and_refuses_a_weak_one() {
+    let database = TestDatabase::empty();
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("serve")
+        .env("DATABASE_URL", &database.url)
+        .env("HERALD_DATA_DIR", std::env::temp_dir())
+        .env("HERALD_BIND", "127.0.0.1:0")
+        .env("HERALD_ADMIN_PASSWORD", "password1234")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("HERALD_ADMIN_PASSWORD: This password is too easy to guess."),
+        "{err}"
+    );
+    assert!(
+        !err.contains("judging here"),
+        "the helper process should have answered: {err}"
+    );
+    assert!(
+        !err.contains("password1234"),
+        "the password was printed: {err}"
+    );
+}
