@@ -78,16 +78,20 @@ impl Application {
         let outbound = outbound.with_inbox(pool.clone(), secrets.clone());
         let stop_worker = CancellationToken::new();
         let worker = settings.worker.enabled.then(|| {
-            let worker = Worker::new(
+            Worker::new(
                 worker_pool,
                 secrets.clone(),
                 settings.worker.clone(),
                 worker_outbound,
                 queue_signal.local(),
                 Some(database_url.clone()),
-            );
-            tokio::spawn(worker.run(stop_worker.clone()))
+            )
         });
+        // Ingest hands what this worker can send at once straight to it (see `handoff`).
+        let handoff = worker.as_ref().map(|worker| {
+            crate::delivery::handoff::Handoff::new(worker.clone(), queue_signal.clone())
+        });
+        let worker = worker.map(|worker| tokio::spawn(worker.run(stop_worker.clone())));
         let stop_monitor = CancellationToken::new();
         let (database, monitor) =
             crate::db::monitor::start(&database_url, stop_monitor.clone()).await;
@@ -109,6 +113,7 @@ impl Application {
                         other => crate::error::Unavailable::Database(other.to_string()),
                     })
                 }),
+                handoff,
             )
         };
         let api_rate_limit = crate::web::api::rate_limit::ApiRateLimit::new(

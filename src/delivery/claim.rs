@@ -32,6 +32,9 @@ pub struct ClaimOutcome {
     pub flows: Vec<WebhookFlow>,
     /// Per webhook that gave deliveries: how many of its requests may be on the wire at once.
     pub wire_limits: HashMap<i64, usize>,
+    /// Per webhook looked at: whether ingest may hand its new deliveries straight to this
+    /// worker (clean, no ramp or rate limit, nobody else sending for it; see `handoff`).
+    pub direct: HashMap<i64, bool>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +80,7 @@ pub fn claim(
         let now = Utc::now();
         let horizon = chrono::Duration::milliseconds(RATE_HORIZON_MS);
         let mut wire_limits = HashMap::new();
+        let mut direct = HashMap::new();
         let candidates: Vec<Candidate> = due
             .iter()
             .map(|hook| {
@@ -94,11 +98,12 @@ pub fn claim(
                 // A quick, clean webhook no other worker sends for may be claimed for several
                 // rounds at once: this worker keeps its requests on the wire within `limit`.
                 let others = in_flight - holdings.held.get(&webhook_id).copied().unwrap_or(0);
-                let prefetch = others <= 0
+                let unhindered = others <= 0
                     && !hook.flow.failing()
                     && hook.flow.ramp.is_none()
-                    && hook.rate_limit_per_second.is_none()
-                    && holdings.fast.contains(&webhook_id);
+                    && hook.rate_limit_per_second.is_none();
+                direct.insert(webhook_id, unhindered);
+                let prefetch = unhindered && holdings.fast.contains(&webhook_id);
                 Candidate {
                     webhook_id,
                     oldest_due: hook.oldest_due,
@@ -168,6 +173,7 @@ pub fn claim(
         outcome.deliveries = deliveries;
         outcome.flows = flows;
         outcome.wire_limits = wire_limits;
+        outcome.direct = direct;
         Ok(outcome)
     })
 }

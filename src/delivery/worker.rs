@@ -26,8 +26,10 @@ use super::Outbound;
 use super::body;
 use super::breaker::Signal;
 use super::claim::{self, ClaimLimits};
+use super::handoff::{Handed, Seat, Wanted};
 use super::lease::{self, LeaseClock};
 use super::local_queues::LocalQueues;
+use super::local_queues::PREFETCH_ROUNDS;
 use super::outcome::{self, DeadReason, Decision};
 use super::payload::{Content, OutgoingEvent};
 use super::recorder::{self, Completed, FlowReport, FlowRules};
@@ -81,6 +83,13 @@ pub struct Worker {
     listening: Arc<AtomicBool>,
     /// The claim loop has ended: request slots take nothing more from the local queues.
     stopping: AtomicBool,
+    /// Per webhook, its in-flight limit when ingest may hand its new deliveries straight here
+    /// (set by claims, cleared when its flow state moves; see `handoff`).
+    direct: Mutex<HashMap<i64, usize>>,
+    /// Seats reserved by ingest groups being written, per webhook (taken after `queues`).
+    reserved: Mutex<HashMap<i64, usize>>,
+    /// Ingest handed deliveries over: the claim loop sends them, without claiming.
+    handed: Notify,
 }
 
 /// A claimed delivery, ready to send.
@@ -122,11 +131,122 @@ impl Worker {
             queues: Mutex::new(LocalQueues::default()),
             listening: Arc::new(AtomicBool::new(false)),
             stopping: AtomicBool::new(false),
+            direct: Mutex::new(HashMap::new()),
+            reserved: Mutex::new(HashMap::new()),
+            handed: Notify::new(),
         })
     }
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub fn lease_seconds(&self) -> i32 {
+        self.clock.lease_seconds()
+    }
+
+    /// Seats for deliveries ingest would hand over (see `handoff`), within each webhook's
+    /// limit (its prefetch when quick) less what this worker holds, and its own capacity.
+    pub(super) fn reserve_direct(&self, wanted: &[Wanted]) -> HashMap<i64, Seat> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return HashMap::new();
+        }
+        // Each lock on its own, then `queues` with `reserved`: the order the claim loop uses.
+        let direct = self.direct.lock().expect("direct lock").clone();
+        let clean = self.known_clean.lock().expect("clean lock").clone();
+        let eligible: Vec<(Wanted, usize, Arc<Target>)> = {
+            let targets = self.targets.lock().expect("cache lock");
+            wanted
+                .iter()
+                .filter(|want| clean.contains(&want.webhook_id))
+                .filter_map(|want| {
+                    let limit = *direct.get(&want.webhook_id)?;
+                    let target = targets.get(&want.webhook_id)?;
+                    (target.updated_at == want.updated_at).then(|| (*want, limit, target.clone()))
+                })
+                .collect()
+        };
+        let mut seats = HashMap::new();
+        if eligible.is_empty() {
+            return seats;
+        }
+        let queues = self.queues.lock().expect("queues lock");
+        let mut reserved = self.reserved.lock().expect("reserved lock");
+        let held = queues.held_by_webhook();
+        let mut room = (self.settings.concurrency * 2)
+            .saturating_sub(queues.held() + reserved.values().sum::<usize>());
+        for (want, limit, target) in eligible {
+            let rounds = if queues.is_fast(want.webhook_id) {
+                PREFETCH_ROUNDS as usize
+            } else {
+                1
+            };
+            let taken = held.get(&want.webhook_id).copied().unwrap_or(0) as usize
+                + reserved.get(&want.webhook_id).copied().unwrap_or(0);
+            let count = (limit * rounds)
+                .saturating_sub(taken)
+                .min(want.count)
+                .min(room);
+            if count == 0 {
+                continue;
+            }
+            room -= count;
+            *reserved.entry(want.webhook_id).or_default() += count;
+            seats.insert(
+                want.webhook_id,
+                Seat {
+                    count,
+                    wire_limit: limit,
+                    target,
+                },
+            );
+        }
+        seats
+    }
+
+    /// Ingest committed `handed` (leased to this worker) under `seats`: they join the local
+    /// queues, the claim loop is told, and the seats are given back.
+    pub(super) fn take_direct(
+        &self,
+        seats: HashMap<i64, Seat>,
+        claimed_at: Instant,
+        handed: Vec<Handed>,
+    ) {
+        self.clock.hold(handed.iter().map(|h| h.delivery_id));
+        let mut jobs: HashMap<i64, Vec<Job>> = HashMap::new();
+        for item in handed {
+            let Some(seat) = seats.get(&item.webhook_id) else {
+                continue;
+            };
+            jobs.entry(item.webhook_id).or_default().push(Job {
+                id: item.delivery_id,
+                attempt: 1,
+                target: seat.target.clone(),
+                content: Ok(Content::Single(item.event)),
+                claimed_at,
+                send_at: None,
+                probe: false,
+            });
+        }
+        let any = !jobs.is_empty();
+        {
+            let mut queues = self.queues.lock().expect("queues lock");
+            let mut reserved = self.reserved.lock().expect("reserved lock");
+            for (webhook_id, seat) in &seats {
+                if let Some(count) = reserved.get_mut(webhook_id) {
+                    *count = count.saturating_sub(seat.count);
+                    if *count == 0 {
+                        reserved.remove(webhook_id);
+                    }
+                }
+                if let Some(jobs) = jobs.remove(webhook_id) {
+                    queues.push(*webhook_id, seat.wire_limit, jobs);
+                }
+            }
+        }
+        if any {
+            self.handed.notify_one();
+        }
     }
 
     /// Runs until `stop` is cancelled, then shuts down gracefully.
@@ -159,83 +279,88 @@ impl Worker {
         let mut last_reclaim: Option<Instant> = None;
         let mut claim_failing = false;
         let mut last_busy = Instant::now();
+        // Woken only because ingest handed deliveries over: send them, claim nothing.
+        let mut handed_only = false;
+        let mut held_back = false;
 
         while !stop.is_cancelled() {
+            let mut idle = false;
             while in_flight.try_join_next().is_some() {}
             if last_reclaim.is_none_or(|at| at.elapsed() >= RECLAIM_EVERY) {
                 last_reclaim = Some(Instant::now());
                 self.reclaim_expired().await;
             }
             self.dispatch(&permits, &mut in_flight, &done_tx);
-            let room = capacity
-                .saturating_sub(self.queues.lock().expect("queues lock").held())
-                .min(CLAIM_BATCH);
-            if room == 0 {
-                // Holding all it may: wait for a request to finish.
-                tokio::select! {
-                    _ = in_flight.join_next() => {}
-                    _ = stop.cancelled() => break,
+            if !std::mem::take(&mut handed_only) {
+                let room = capacity
+                    .saturating_sub(self.held_or_reserved())
+                    .min(CLAIM_BATCH);
+                if room == 0 {
+                    // Holding all it may: wait for a request to finish.
+                    tokio::select! {
+                        _ = in_flight.join_next() => {}
+                        _ = stop.cancelled() => break,
+                    }
+                    continue;
                 }
-                continue;
-            }
-            // Few slots free: let a couple of milliseconds' worth of requests finish too, so one
-            // claim serves several (a claim is a database round trip).
-            let available = permits.available_permits();
-            if available < (self.settings.concurrency / 4).max(1) && !in_flight.is_empty() {
-                pause(&stop, CLAIM_COALESCE).await;
-            }
-            let limit = capacity
-                .saturating_sub(self.queues.lock().expect("queues lock").held())
-                .clamp(1, CLAIM_BATCH);
-            let claimed_at = Instant::now();
-            let claimed = {
-                let worker = self.clone();
-                tokio::task::spawn_blocking(move || worker.claim(limit, claimed_at)).await
-            };
-            let mut held_back = false;
-            let mut idle = false;
-            match claimed {
-                Ok(Ok(claimed)) => {
-                    if claim_failing {
-                        tracing::info!(worker = %self.id, "claiming deliveries works again");
-                        claim_failing = false;
-                    }
-                    held_back = claimed.held_back;
-                    let taken = claimed.jobs.len() + claimed.skipped.len();
-                    if taken == 0 {
-                        crate::allocator::release_free_memory_now_and_then();
-                        idle = !held_back && in_flight.is_empty();
-                    }
-                    for completed in claimed.skipped {
-                        let _ = done_tx.send(completed).await;
-                    }
-                    {
-                        let mut queues = self.queues.lock().expect("queues lock");
-                        for job in claimed.jobs {
-                            let webhook_id = job.target.webhook_id;
-                            let wire_limit =
-                                claimed.wire_limits.get(&webhook_id).copied().unwrap_or(1);
-                            queues.push(webhook_id, wire_limit, [job]);
+                // Few slots free: let a couple of milliseconds' worth of requests finish too, so one
+                // claim serves several (a claim is a database round trip).
+                let available = permits.available_permits();
+                if available < (self.settings.concurrency / 4).max(1) && !in_flight.is_empty() {
+                    pause(&stop, CLAIM_COALESCE).await;
+                }
+                let limit = capacity
+                    .saturating_sub(self.held_or_reserved())
+                    .clamp(1, CLAIM_BATCH);
+                let claimed_at = Instant::now();
+                let claimed = {
+                    let worker = self.clone();
+                    tokio::task::spawn_blocking(move || worker.claim(limit, claimed_at)).await
+                };
+                held_back = false;
+                match claimed {
+                    Ok(Ok(claimed)) => {
+                        if claim_failing {
+                            tracing::info!(worker = %self.id, "claiming deliveries works again");
+                            claim_failing = false;
+                        }
+                        held_back = claimed.held_back;
+                        let taken = claimed.jobs.len() + claimed.skipped.len();
+                        if taken == 0 {
+                            crate::allocator::release_free_memory_now_and_then();
+                            idle = !held_back && in_flight.is_empty();
+                        }
+                        for completed in claimed.skipped {
+                            let _ = done_tx.send(completed).await;
+                        }
+                        {
+                            let mut queues = self.queues.lock().expect("queues lock");
+                            for job in claimed.jobs {
+                                let webhook_id = job.target.webhook_id;
+                                let wire_limit =
+                                    claimed.wire_limits.get(&webhook_id).copied().unwrap_or(1);
+                                queues.push(webhook_id, wire_limit, [job]);
+                            }
+                        }
+                        self.dispatch(&permits, &mut in_flight, &done_tx);
+                        if taken >= limit {
+                            continue;
                         }
                     }
-                    self.dispatch(&permits, &mut in_flight, &done_tx);
-                    if taken >= limit {
-                        continue;
+                    Ok(Err(err)) => {
+                        // One line when claiming starts failing (the database is away), not one a second.
+                        if !claim_failing {
+                            tracing::error!(
+                                worker = %self.id,
+                                "claiming deliveries failed: {}",
+                                crate::db::one_line(&format!("{err:#}"))
+                            );
+                            claim_failing = true;
+                        }
+                        pause(&stop, Duration::from_secs(1)).await;
                     }
+                    Err(err) => tracing::error!("claim task failed: {err}"),
                 }
-                Ok(Err(err)) => {
-                    // One line when claiming starts failing (the database is away), not one a second.
-                    if !claim_failing {
-                        tracing::error!(
-                            worker = %self.id,
-                            "claiming deliveries failed: {}",
-                            crate::db::one_line(&format!("{err:#}"))
-                        );
-                        claim_failing = true;
-                    }
-                    pause(&stop, Duration::from_secs(1)).await;
-                }
-                Err(err) => tracing::error!("claim task failed: {err}"),
             }
             let waiting = self.queues.lock().expect("queues lock").held() > in_flight.len();
             if !idle {
@@ -265,6 +390,7 @@ impl Worker {
                 // claim and send at once (the claim's own round trip lets other requests
                 // finish meanwhile).
                 _ = self.finished.notified(), if held_back || waiting => {}
+                _ = self.handed.notified() => handed_only = true,
                 _ = tokio::time::sleep(sleep) => {}
                 _ = stop.cancelled() => {}
             }
@@ -376,6 +502,19 @@ impl Worker {
                 .clone()
         })?;
         self.remember_flows(&claimed.flows);
+        {
+            let mut direct = self.direct.lock().expect("direct lock");
+            for (webhook_id, unhindered) in &claimed.direct {
+                match claimed.wire_limits.get(webhook_id) {
+                    Some(limit) if *unhindered => {
+                        direct.insert(*webhook_id, *limit);
+                    }
+                    _ => {
+                        direct.remove(webhook_id);
+                    }
+                }
+            }
+        }
         self.clock.hold(claimed.deliveries.iter().map(|row| row.id));
         if claimed.deliveries.is_empty() {
             return Ok(Claimed {
@@ -454,6 +593,13 @@ impl Worker {
         })
     }
 
+    /// Deliveries held (waiting or on the wire) and seats reserved for ingest's handoffs.
+    fn held_or_reserved(&self) -> usize {
+        let queues = self.queues.lock().expect("queues lock");
+        let reserved: usize = self.reserved.lock().expect("reserved lock").values().sum();
+        queues.held() + reserved
+    }
+
     /// Sends what may go out now: free slots, dealt to webhooks in turn within their limits.
     fn dispatch(
         self: &Arc<Self>,
@@ -475,6 +621,7 @@ impl Worker {
     /// A webhook started failing or asked for a pause: what this worker holds for it and has
     /// not sent goes back to the queue, to be claimed under the breaker's rules.
     fn hand_back_waiting(self: &Arc<Self>, webhook_id: i64) {
+        self.direct.lock().expect("direct lock").remove(&webhook_id);
         let waiting = self
             .queues
             .lock()
@@ -511,6 +658,10 @@ impl Worker {
                 clean.insert(flow.webhook_id);
             } else {
                 clean.remove(&flow.webhook_id);
+                self.direct
+                    .lock()
+                    .expect("direct lock")
+                    .remove(&flow.webhook_id);
             }
         }
     }

@@ -13,6 +13,7 @@ use super::Caches;
 use super::queue::{self, QueueError, Queued};
 use super::request::EventSpec;
 use crate::db::PgPool;
+use crate::delivery::handoff::Handoff;
 use crate::error::Unavailable;
 use crate::tokens::{self, AuthFailure, Scope};
 
@@ -53,7 +54,14 @@ pub type Checkout = Arc<dyn Fn(&PgPool) -> Result<crate::db::PooledPg, Unavailab
 impl Committer {
     /// Starts the grouping task on the current runtime; at most `writers` groups are written
     /// at once (each on its own connection).
-    pub fn start(pool: PgPool, caches: Caches, writers: usize, checkout: Checkout) -> Self {
+    /// With `handoff`, deliveries this process's worker can send at once are handed to it.
+    pub fn start(
+        pool: PgPool,
+        caches: Caches,
+        writers: usize,
+        checkout: Checkout,
+        handoff: Option<Handoff>,
+    ) -> Self {
         let (submissions, mut waiting) = mpsc::channel::<Submission>(BACKLOG);
         let writers = Arc::new(Semaphore::new(writers.max(1)));
         tokio::spawn(async move {
@@ -74,8 +82,9 @@ impl Committer {
                     }
                 }
                 let (pool, caches, checkout) = (pool.clone(), caches.clone(), checkout.clone());
+                let handoff = handoff.clone();
                 tokio::task::spawn_blocking(move || {
-                    write_group(&pool, &caches, &*checkout, group);
+                    write_group(&pool, &caches, &*checkout, group, handoff.as_ref());
                     drop(permit);
                 });
             }
@@ -109,6 +118,7 @@ fn write_group(
     caches: &Caches,
     checkout: &(dyn Fn(&PgPool) -> Result<crate::db::PooledPg, Unavailable> + Send + Sync),
     group: Vec<Submission>,
+    handoff: Option<&Handoff>,
 ) {
     let mut conn = match checkout(pool) {
         Ok(conn) => conn,
@@ -164,7 +174,7 @@ fn write_group(
     if requests.is_empty() {
         return;
     }
-    let outcomes = queue::accept_many(&mut conn, caches, requests);
+    let outcomes = queue::accept_many(&mut conn, caches, requests, handoff);
     for (reply, outcome) in waiting.into_iter().zip(outcomes) {
         let _ = reply.send(outcome.map(Some).map_err(SubmitError::from));
     }

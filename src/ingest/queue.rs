@@ -11,8 +11,10 @@ use uuid::Uuid;
 
 use super::Caches;
 use super::request::EventSpec;
+use crate::delivery::handoff::{Handed, Handoff, Reservation, Wanted};
+use crate::delivery::payload::OutgoingEvent;
 use crate::model::delivery::{self, BATCH_EVENT_TYPE, NewDelivery, STATUS_PENDING};
-use crate::model::event::{self, NewEvent};
+use crate::model::event::{self, Lease, NewEvent, Stored};
 use crate::model::webhook::Subscriber;
 
 /// The outcome for one posted event, in the order they were posted.
@@ -36,6 +38,15 @@ pub enum QueueError {
 pub struct Queued {
     pub accepted: Vec<Accepted>,
     pub deliveries: usize,
+    /// Of those, handed straight to this process's worker (nobody needs waking for them).
+    pub handed: usize,
+}
+
+impl Queued {
+    /// Deliveries a worker has to claim: wake the workers.
+    pub fn left_to_claim(&self) -> bool {
+        self.deliveries > self.handed
+    }
 }
 
 /// Stores `events` (from `source`, the token or tool that sent them) and queues deliveries.
@@ -45,18 +56,20 @@ pub fn accept(
     events: Vec<EventSpec>,
     source: &str,
 ) -> Result<Queued, QueueError> {
-    accept_many(conn, caches, vec![(events, source.to_owned())])
+    accept_many(conn, caches, vec![(events, source.to_owned())], None)
         .pop()
         .expect("one outcome per request")
 }
 
 /// Stores the events of many requests together (one statement, one commit, when no batched
 /// webhook is involved), each request all or nothing: a request naming an unknown type is
-/// refused alone. Returns one outcome per request, in order.
+/// refused alone. Returns one outcome per request, in order. With `handoff`, deliveries this
+/// process's worker can send at once are written leased to it and handed over.
 pub fn accept_many(
     conn: &mut PgConnection,
     caches: &Caches,
     requests: Vec<(Vec<EventSpec>, String)>,
+    handoff: Option<&Handoff>,
 ) -> Vec<Result<Queued, QueueError>> {
     let mut outcomes: Vec<Option<Result<Queued, QueueError>>> = Vec::new();
     let mut rows: Vec<NewEvent> = Vec::new();
@@ -93,14 +106,15 @@ pub fn accept_many(
         outcomes.push(None);
     }
     if !rows.is_empty() {
-        match store(conn, caches, &rows) {
-            Ok((accepted, deliveries)) => {
+        match store(conn, caches, &rows, handoff) {
+            Ok((accepted, deliveries, handed)) => {
                 for (index, range) in spans {
                     let own = &accepted[range.clone()];
                     // Deliveries are counted for the whole group: any means workers wake.
                     outcomes[index] = Some(Ok(Queued {
                         accepted: own.to_vec(),
                         deliveries,
+                        handed,
                     }));
                 }
             }
@@ -109,10 +123,11 @@ pub fn accept_many(
                 // and each gets its own error (the database being away answers 503).
                 for (index, range) in spans {
                     outcomes[index] = Some(
-                        store(conn, caches, &rows[range])
-                            .map(|(accepted, deliveries)| Queued {
+                        store(conn, caches, &rows[range], handoff)
+                            .map(|(accepted, deliveries, handed)| Queued {
                                 accepted,
                                 deliveries,
+                                handed,
                             })
                             .map_err(QueueError::from),
                     );
@@ -126,13 +141,14 @@ pub fn accept_many(
         .collect()
 }
 
-/// Stores `rows` and queues their deliveries; returns each row's outcome and how many
-/// deliveries were created or extended.
+/// Stores `rows` and queues their deliveries; returns each row's outcome, how many
+/// deliveries were created or extended, and how many of them were handed over.
 fn store(
     conn: &mut PgConnection,
     caches: &Caches,
     rows: &[NewEvent],
-) -> QueryResult<(Vec<Accepted>, usize)> {
+    handoff: Option<&Handoff>,
+) -> QueryResult<(Vec<Accepted>, usize, usize)> {
     loop {
         let (version, subscribers) = caches.subscriptions.remembered(conn)?;
         let batched = subscribers
@@ -140,10 +156,21 @@ fn store(
             .any(|s| s.is_batched() && rows.iter().any(|e| s.wants(&e.event_type)));
         let now = Utc::now();
         let immediate = immediate_deliveries(&subscribers, rows, now);
+        // Seats are given back when the reservation is dropped unused (an error, a retry).
+        let reservation = handoff.and_then(|h| h.reserve(&wanted(&subscribers, &immediate)));
+        let lease = match (handoff, &reservation) {
+            (Some(handoff), Some(reservation)) => Some(Lease {
+                handed: pick_handed(&immediate, reservation),
+                worker: handoff.worker_id(),
+                seconds: handoff.lease_seconds(),
+            }),
+            _ => None,
+        };
         let stored = if batched {
             // Batches lock and extend rows: one transaction around it all.
             conn.transaction::<_, diesel::result::Error, _>(|conn| {
-                let stored = event::insert_with_deliveries(conn, rows, &immediate, version)?;
+                let stored =
+                    event::insert_with_deliveries(conn, rows, &immediate, version, lease.as_ref())?;
                 if stored.version == version {
                     let inserted: BTreeSet<Uuid> = stored.inserted.iter().copied().collect();
                     let new_events: Vec<&NewEvent> =
@@ -158,17 +185,82 @@ fn store(
             })?
         } else {
             // One statement, committed on its own.
-            event::insert_with_deliveries(conn, rows, &immediate, version)?
+            event::insert_with_deliveries(conn, rows, &immediate, version, lease.as_ref())?
         };
         if stored.version != version {
             // A webhook changed since the list was loaded: nothing was stored; reload.
             caches.subscriptions.forget();
             continue;
         }
+        let handed = stored.handed.len();
+        if let Some(reservation) = reservation {
+            reservation.complete(handed_over(&immediate, rows, &stored));
+        }
         let inserted: BTreeSet<Uuid> = stored.inserted.into_iter().collect();
         let accepted = resolve_duplicates(conn, rows, &inserted)?;
-        return Ok((accepted, stored.deliveries.max(0) as usize));
+        return Ok((accepted, stored.deliveries.max(0) as usize, handed));
     }
+}
+
+/// How many new deliveries each webhook would get, at the settings version ingest saw.
+fn wanted(subscribers: &[Subscriber], deliveries: &[NewDelivery]) -> Vec<Wanted> {
+    subscribers
+        .iter()
+        .filter_map(|subscriber| {
+            let count = deliveries
+                .iter()
+                .filter(|d| d.webhook_id == subscriber.id)
+                .count();
+            (count > 0).then_some(Wanted {
+                webhook_id: subscriber.id,
+                updated_at: subscriber.updated_at,
+                count,
+            })
+        })
+        .collect()
+}
+
+/// Which deliveries take the reserved seats: each webhook's first ones, in posted order.
+fn pick_handed(deliveries: &[NewDelivery], reservation: &Reservation) -> Vec<bool> {
+    let mut used: HashMap<i64, usize> = HashMap::new();
+    deliveries
+        .iter()
+        .map(|d| {
+            let taken = used.entry(d.webhook_id).or_default();
+            let seat = *taken < reservation.seats(d.webhook_id);
+            if seat {
+                *taken += 1;
+            }
+            seat
+        })
+        .collect()
+}
+
+/// The deliveries the statement wrote leased, with their events as stored.
+fn handed_over(deliveries: &[NewDelivery], rows: &[NewEvent], stored: &Stored) -> Vec<Handed> {
+    let by_id: HashMap<Uuid, &NewDelivery> = deliveries.iter().map(|d| (d.id, d)).collect();
+    let event_types: HashMap<Uuid, &str> =
+        rows.iter().map(|e| (e.id, e.event_type.as_str())).collect();
+    stored
+        .handed
+        .iter()
+        .zip(&stored.handed_payloads)
+        .zip(&stored.handed_occurred_at)
+        .filter_map(|((id, payload), occurred_at)| {
+            let delivery = by_id.get(id)?;
+            let event_id = delivery.event_id?;
+            Some(Handed {
+                delivery_id: *id,
+                webhook_id: delivery.webhook_id,
+                event: OutgoingEvent {
+                    id: event_id,
+                    event_type: event_types.get(&event_id)?.to_string(),
+                    occurred_at: *occurred_at,
+                    payload: payload.clone(),
+                },
+            })
+        })
+        .collect()
 }
 
 /// One delivery per (immediate subscriber, event); inserted only for events that are new.

@@ -4,7 +4,7 @@
 //! transaction takes a database-wide lock until its commit is flushed, which would serialise
 //! every ingest commit and defeat group commit.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -17,6 +17,9 @@ use crate::db::PgPool;
 const COALESCE: Duration = Duration::from_millis(5);
 /// How long the answer to "does another process listen?" is trusted.
 const LISTENERS_FRESH: Duration = Duration::from_millis(250);
+/// How old an answer "no other process listens" may be for ingest to hand deliveries straight
+/// to this process's worker (see `delivery::handoff`).
+const ALONE_FRESH: Duration = Duration::from_secs(1);
 
 /// The `application_name` of this process's LISTEN connection: other processes see it in
 /// `pg_stat_activity` and know a worker elsewhere wants notifications.
@@ -37,6 +40,8 @@ const LISTENER_PREFIX: &str = "herald-listener-";
 pub struct QueueSignal {
     local: Arc<Notify>,
     remote: Arc<Notify>,
+    /// When it was last asked whether another process listens, and the answer.
+    others: Arc<Mutex<Option<(Instant, bool)>>>,
 }
 
 impl QueueSignal {
@@ -45,15 +50,18 @@ impl QueueSignal {
         let signal = Self {
             local: Arc::new(Notify::new()),
             remote: Arc::new(Notify::new()),
+            others: Arc::new(Mutex::new(None)),
         };
         let remote = signal.remote.clone();
+        let others = signal.others.clone();
         tokio::spawn(async move {
-            // (when asked, whether another process listened)
-            let mut others: Option<(Instant, bool)> = None;
             loop {
                 remote.notified().await;
                 let pool = pool.clone();
-                let known = others.filter(|(at, _)| at.elapsed() < LISTENERS_FRESH);
+                let known = others
+                    .lock()
+                    .expect("others lock")
+                    .filter(|(at, _)| at.elapsed() < LISTENERS_FRESH);
                 let sent = tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get()?;
                     // A NOTIFY nobody else hears is two round trips per event for nothing
@@ -71,7 +79,7 @@ impl QueueSignal {
                 if known.is_none()
                     && let Ok(Ok(listening)) = &sent
                 {
-                    others = Some((Instant::now(), *listening));
+                    *others.lock().expect("others lock") = Some((Instant::now(), *listening));
                 }
                 if let Ok(Err(err)) = sent {
                     tracing::warn!("could not notify other workers ({err:#}); they will poll");
@@ -86,6 +94,26 @@ impl QueueSignal {
     pub fn queued(&self) {
         self.local.notify_one();
         self.remote.notify_one();
+    }
+
+    /// After ingest stored `queued`: wakes the workers when something is left to claim; when
+    /// everything was handed to this process's worker, only refreshes whether another process
+    /// listens (which keeps handoffs going while it says no).
+    pub fn stored(&self, queued: &super::queue::Queued) {
+        if queued.left_to_claim() {
+            self.queued();
+        } else if queued.deliveries > 0 {
+            self.remote.notify_one();
+        }
+    }
+
+    /// No other Herald process had a worker listening on this database, asked within the
+    /// last second.
+    pub fn alone(&self) -> bool {
+        matches!(
+            *self.others.lock().expect("others lock"),
+            Some((at, false)) if at.elapsed() < ALONE_FRESH
+        )
     }
 
     /// What this process's worker waits on.

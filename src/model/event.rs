@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
 
 use crate::db::schema::events;
 use crate::model::delivery::NewDelivery;
@@ -45,6 +45,22 @@ pub struct Stored {
     pub inserted: Vec<Uuid>,
     #[diesel(sql_type = BigInt)]
     pub deliveries: i64,
+    /// Deliveries written leased to the handoff's worker, by id, with their event's payload
+    /// and time as stored (so the body is the one a claim would have read).
+    #[diesel(sql_type = Array<diesel::sql_types::Uuid>)]
+    pub handed: Vec<Uuid>,
+    #[diesel(sql_type = Array<Text>)]
+    pub handed_payloads: Vec<String>,
+    #[diesel(sql_type = Array<Timestamptz>)]
+    pub handed_occurred_at: Vec<DateTime<Utc>>,
+}
+
+/// Deliveries to write already leased: which ones (by position in the deliveries passed),
+/// to which worker, for how long.
+pub struct Lease<'a> {
+    pub handed: Vec<bool>,
+    pub worker: &'a str,
+    pub seconds: i32,
 }
 
 /// Inserts the events and, for those actually inserted, their deliveries, in one statement,
@@ -55,7 +71,9 @@ pub fn insert_with_deliveries(
     rows: &[NewEvent],
     deliveries: &[NewDelivery],
     version: i64,
+    lease: Option<&Lease>,
 ) -> QueryResult<Stored> {
+    let handed = lease.map_or_else(|| vec![false; deliveries.len()], |l| l.handed.clone());
     crate::db::prepared::sql(
         "WITH current AS (SELECT version FROM webhook_config_version LIMIT 1),
          posted AS (
@@ -73,18 +91,31 @@ pub fn insert_with_deliveries(
              INSERT INTO events (id, event_type, occurred_at, payload, idempotency_key, source)
              SELECT id, event_type, occurred_at, payload, idempotency_key, source FROM posted
              WHERE idempotency_key IS NULL OR id IN (SELECT event_id FROM keyed)
-             RETURNING id
+             RETURNING id, occurred_at, payload
          ), queued AS (
-             INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, next_attempt_at)
-             SELECT d.id, d.webhook_id, d.event_id, d.event_type, 'pending', d.next_attempt_at
-             FROM unnest($8::uuid[], $9::bigint[], $10::uuid[], $11::text[], $12::timestamptz[])
-                  AS d(id, webhook_id, event_id, event_type, next_attempt_at)
+             -- A handed-over delivery is written leased to the worker that will send it.
+             INSERT INTO deliveries (id, webhook_id, event_id, event_type, status,
+                                     next_attempt_at, leased_by, lease_until)
+             SELECT d.id, d.webhook_id, d.event_id, d.event_type,
+                    CASE WHEN d.handed THEN 'delivering' ELSE 'pending' END, d.next_attempt_at,
+                    CASE WHEN d.handed THEN $14::text END,
+                    CASE WHEN d.handed THEN now() + make_interval(secs => $15) END
+             FROM unnest($8::uuid[], $9::bigint[], $10::uuid[], $11::text[], $12::timestamptz[],
+                         $13::bool[])
+                  AS d(id, webhook_id, event_id, event_type, next_attempt_at, handed)
              WHERE d.event_id IN (SELECT id FROM ev)
-             RETURNING 1
+             RETURNING id, event_id, status = 'delivering' AS handed
+         ), handed AS (
+             SELECT q.id, e.occurred_at, e.payload::text AS payload
+             FROM queued q JOIN ev e ON e.id = q.event_id
+             WHERE q.handed
          )
          SELECT (SELECT version FROM current) AS version,
                 ARRAY(SELECT id FROM ev) AS inserted,
-                (SELECT count(*) FROM queued) AS deliveries",
+                (SELECT count(*) FROM queued) AS deliveries,
+                ARRAY(SELECT id FROM handed ORDER BY id) AS handed,
+                ARRAY(SELECT payload FROM handed ORDER BY id) AS handed_payloads,
+                ARRAY(SELECT occurred_at FROM handed ORDER BY id) AS handed_occurred_at",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(rows.iter().map(|e| e.id).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(
@@ -118,6 +149,9 @@ pub fn insert_with_deliveries(
             .map(|d| d.next_attempt_at)
             .collect::<Vec<_>>(),
     )
+    .bind::<Array<diesel::sql_types::Bool>, _>(handed)
+    .bind::<Nullable<Text>, _>(lease.map(|l| l.worker))
+    .bind::<Integer, _>(lease.map_or(0, |l| l.seconds))
     .get_result(conn)
 }
 

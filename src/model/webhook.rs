@@ -446,6 +446,10 @@ pub struct Subscriber {
     /// Its subscribed types (empty when `all_events`).
     #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
     pub types: Vec<String>,
+    /// When its settings last changed (a worker's cached sending settings must match it to
+    /// take a delivery straight from ingest).
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub updated_at: DateTime<Utc>,
 }
 
 impl Subscriber {
@@ -471,7 +475,8 @@ impl Subscriber {
 pub fn subscribers(conn: &mut PgConnection) -> QueryResult<Vec<Subscriber>> {
     crate::db::prepared::sql(
         "SELECT w.id, w.all_events, w.batch_window_minutes, w.batch_max_events, w.dispatch_mode,
-                w.payload_format, ARRAY(SELECT we.event_type FROM webhook_events we WHERE we.webhook_id = w.id) AS types
+                w.payload_format, ARRAY(SELECT we.event_type FROM webhook_events we WHERE we.webhook_id = w.id) AS types,
+                w.updated_at
          FROM webhooks w
          WHERE w.enabled
          ORDER BY w.id",

@@ -166,9 +166,7 @@ pub async fn ingest(
         }
         Err(SubmitError::Queue(QueueError::Database(err))) => return Err(err.into()),
     };
-    if queued.deliveries > 0 {
-        state.queue_signal.queued();
-    }
+    state.queue_signal.stored(&queued);
     let body = match shape {
         Shape::One => IngestAccepted::One {
             id: queued.accepted[0].id,

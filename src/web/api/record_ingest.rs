@@ -143,8 +143,6 @@ pub async fn store(
         }
         Err(SubmitError::Queue(QueueError::Database(err))) => return Err(err.into()),
     };
-    if queued.deliveries > 0 {
-        state.queue_signal.queued();
-    }
+    state.queue_signal.stored(&queued);
     Ok(queued.accepted)
 }
