@@ -285,6 +285,7 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
             outbound,
             std::sync::Arc::new(tokio::sync::Notify::new()),
             Some(listen_url),
+            Default::default(),
         );
         let stop = tokio_util::sync::CancellationToken::new();
         let mut terminate = signal(SignalKind::terminate())?;

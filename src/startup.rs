@@ -85,6 +85,7 @@ impl Application {
                 worker_outbound,
                 queue_signal.local(),
                 Some(database_url.clone()),
+                queue_signal.other_workers(),
             )
         });
         // Ingest hands what this worker can send at once straight to it (see `handoff`).

@@ -10,9 +10,11 @@
 //! else sending for it, whose sending settings it holds at the version ingest saw, and only
 //! up to the webhook's in-flight limit (its prefetch when its requests are quick) and the
 //! worker's capacity. Everything else is queued as `pending` for the claim loop as before.
-//! The "nobody else" rests on `QueueSignal::alone` (no other process's worker has a LISTEN
-//! connection, asked at most a second ago); a worker process starting meanwhile can see a
-//! webhook's limit exceeded for that second.
+//! The "nobody else" rests on `QueueSignal::alone`: no other process's worker had a LISTEN
+//! connection when last asked, and none announced itself since (a listener sends a `joined`
+//! notification when it connects, heard by this worker's listener, which must be up). A
+//! worker process starting meanwhile can see a webhook's limit exceeded for the few
+//! milliseconds its announcement takes to arrive.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,7 +74,8 @@ impl Handoff {
 
     /// Reserves seats for up to `wanted` deliveries; `None` when nothing can be handed over.
     pub fn reserve(&self, wanted: &[Wanted]) -> Option<Reservation> {
-        if wanted.is_empty() || !self.signal.alone() {
+        // Joins are heard only while the listener is up.
+        if wanted.is_empty() || !self.worker.listening() || !self.signal.alone() {
             return None;
         }
         let claimed_at = Instant::now();

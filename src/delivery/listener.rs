@@ -14,16 +14,19 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::NOTIFY_CHANNEL;
+use crate::ingest::other_workers::{self, OtherWorkers};
 
 /// How long to wait before connecting again after the connection failed.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// Starts the listener; `listening` says whether notifications arrive now (while it is false
-/// the worker polls at its short interval).
+/// the worker polls at its short interval). It announces itself to the workers of other
+/// processes when it connects, and tells `others` when another one does.
 pub fn spawn(
     database_url: String,
     wake: Arc<Notify>,
     listening: Arc<AtomicBool>,
+    others: Arc<OtherWorkers>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -31,7 +34,7 @@ pub fn spawn(
         loop {
             let ended = tokio::select! {
                 _ = stop.cancelled() => break,
-                ended = listen(&database_url, &wake, &listening, &mut lost) => ended,
+                ended = listen(&database_url, &wake, &listening, &others, &mut lost) => ended,
             };
             listening.store(false, Ordering::SeqCst);
             // One line when it goes, one when it is back: not one per retry.
@@ -56,6 +59,7 @@ async fn listen(
     database_url: &str,
     wake: &Notify,
     listening: &AtomicBool,
+    others: &OtherWorkers,
     lost: &mut bool,
 ) -> String {
     let mut config: tokio_postgres::Config = match database_url.parse() {
@@ -63,14 +67,19 @@ async fn listen(
         Err(err) => return err.to_string(),
     };
     // How ingest in other processes knows a worker here wants notifications.
-    config.application_name(crate::ingest::signal::listener_name());
+    config.application_name(other_workers::listener_name());
     let (client, mut connection) = match config.connect(NoTls).await {
         Ok(pair) => pair,
         Err(err) => return err.to_string(),
     };
     // The connection object does the socket work; its messages carry the notifications.
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let statement = format!("LISTEN {NOTIFY_CHANNEL}");
+    // What joined while this listener was away went unheard: ask again before trusting it.
+    others.forget();
+    let statement = format!(
+        "LISTEN {NOTIFY_CHANNEL}; SELECT pg_notify('{NOTIFY_CHANNEL}', '{}')",
+        other_workers::joined_payload()
+    );
     let subscribe = client.batch_execute(&statement);
     tokio::pin!(subscribe);
     // The LISTEN needs the connection driven while it runs.
@@ -83,7 +92,10 @@ async fn listen(
                 break;
             }
             message = messages.next() => match message {
-                Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
+                Some(Ok(AsyncMessage::Notification(note))) => {
+                    others.heard(note.payload());
+                    wake.notify_one();
+                }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return err.to_string(),
                 None => return "the server closed the connection".into(),
@@ -99,7 +111,10 @@ async fn listen(
     wake.notify_one();
     loop {
         match messages.next().await {
-            Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
+            Some(Ok(AsyncMessage::Notification(note))) => {
+                others.heard(note.payload());
+                wake.notify_one();
+            }
             Some(Ok(_)) => {}
             Some(Err(err)) => return err.to_string(),
             None => return "the server closed the connection".into(),

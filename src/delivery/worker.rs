@@ -39,6 +39,7 @@ use crate::config::WorkerSettings;
 use crate::db::PgPool;
 use crate::domain::secret_box::SecretBox;
 use crate::error::Unavailable;
+use crate::ingest::other_workers::OtherWorkers;
 use crate::model::delivery::{self, STATUS_DEAD, StateChange};
 use crate::model::webhook_flow::WebhookFlow;
 
@@ -76,6 +77,8 @@ pub struct Worker {
     sending: Mutex<HashSet<Uuid>>,
     /// Where the LISTEN connection goes (`None`: no listener, polling only).
     listen_url: Option<String>,
+    /// What the listener hears about workers in other processes.
+    other_workers: Arc<OtherWorkers>,
     /// Claimed deliveries waiting for a request slot, and requests on the wire, per webhook.
     queues: Mutex<LocalQueues<Job>>,
     /// The LISTEN connection is up: notifications wake this worker, so an idle one sleeps
@@ -112,6 +115,7 @@ impl Worker {
         outbound: Outbound,
         wake: Arc<Notify>,
         listen_url: Option<String>,
+        other_workers: Arc<OtherWorkers>,
     ) -> Arc<Self> {
         let settings_lease = settings.lease;
         Arc::new(Self {
@@ -128,6 +132,7 @@ impl Worker {
             known_clean: Mutex::new(HashSet::new()),
             sending: Mutex::new(HashSet::new()),
             listen_url,
+            other_workers,
             queues: Mutex::new(LocalQueues::default()),
             listening: Arc::new(AtomicBool::new(false)),
             stopping: AtomicBool::new(false),
@@ -143,6 +148,11 @@ impl Worker {
 
     pub fn lease_seconds(&self) -> i32 {
         self.clock.lease_seconds()
+    }
+
+    /// Notifications reach this worker now (its LISTEN connection is up).
+    pub(super) fn listening(&self) -> bool {
+        self.listening.load(Ordering::SeqCst)
     }
 
     /// Seats for deliveries ingest would hand over (see `handoff`), within each webhook's
@@ -253,7 +263,13 @@ impl Worker {
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "delivery worker started");
         let listener = self.listen_url.clone().map(|url| {
-            super::listener::spawn(url, self.wake.clone(), self.listening.clone(), stop.clone())
+            super::listener::spawn(
+                url,
+                self.wake.clone(),
+                self.listening.clone(),
+                self.other_workers.clone(),
+                stop.clone(),
+            )
         });
         let retention = crate::retention::spawn(
             self.pool.clone(),

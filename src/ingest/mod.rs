@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod committer;
 pub mod known_types;
+pub mod other_workers;
 pub mod queue;
 pub mod request;
 pub mod signal;

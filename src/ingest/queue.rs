@@ -204,13 +204,14 @@ fn store(
 
 /// How many new deliveries each webhook would get, at the settings version ingest saw.
 fn wanted(subscribers: &[Subscriber], deliveries: &[NewDelivery]) -> Vec<Wanted> {
+    let mut counts: HashMap<i64, usize> = HashMap::new();
+    for delivery in deliveries {
+        *counts.entry(delivery.webhook_id).or_default() += 1;
+    }
     subscribers
         .iter()
         .filter_map(|subscriber| {
-            let count = deliveries
-                .iter()
-                .filter(|d| d.webhook_id == subscriber.id)
-                .count();
+            let count = counts.get(&subscriber.id).copied().unwrap_or(0);
             (count > 0).then_some(Wanted {
                 webhook_id: subscriber.id,
                 updated_at: subscriber.updated_at,

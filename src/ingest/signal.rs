@@ -4,44 +4,31 @@
 //! transaction takes a database-wide lock until its commit is flushed, which would serialise
 //! every ingest commit and defeat group commit.
 
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::prelude::*;
 use tokio::sync::Notify;
 
 use super::NOTIFY_CHANNEL;
+use super::other_workers::{self, OtherWorkers};
 use crate::db::PgPool;
 
 /// Notifications to other processes are coalesced over this long.
 const COALESCE: Duration = Duration::from_millis(5);
-/// How long the answer to "does another process listen?" is trusted.
+/// How long the answer to "does another process listen?" is trusted before waking others.
 const LISTENERS_FRESH: Duration = Duration::from_millis(250);
 /// How old an answer "no other process listens" may be for ingest to hand deliveries straight
-/// to this process's worker (see `delivery::handoff`).
-const ALONE_FRESH: Duration = Duration::from_secs(1);
-
-/// The `application_name` of this process's LISTEN connection: other processes see it in
-/// `pg_stat_activity` and know a worker elsewhere wants notifications.
-pub fn listener_name() -> &'static str {
-    static NAME: OnceLock<String> = OnceLock::new();
-    NAME.get_or_init(|| {
-        format!(
-            "{LISTENER_PREFIX}{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        )
-    })
-}
-
-const LISTENER_PREFIX: &str = "herald-listener-";
+/// to this process's worker (see `delivery::handoff`). A worker joining announces itself to
+/// this process's listener at once (see `other_workers`), so the answer can be trusted long.
+const ALONE_FRESH: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct QueueSignal {
     local: Arc<Notify>,
     remote: Arc<Notify>,
-    /// When it was last asked whether another process listens, and the answer.
-    others: Arc<Mutex<Option<(Instant, bool)>>>,
+    /// Whether another process's worker listens on this database.
+    others: Arc<OtherWorkers>,
 }
 
 impl QueueSignal {
@@ -50,7 +37,7 @@ impl QueueSignal {
         let signal = Self {
             local: Arc::new(Notify::new()),
             remote: Arc::new(Notify::new()),
-            others: Arc::new(Mutex::new(None)),
+            others: Arc::new(OtherWorkers::default()),
         };
         let remote = signal.remote.clone();
         let others = signal.others.clone();
@@ -58,17 +45,14 @@ impl QueueSignal {
             loop {
                 remote.notified().await;
                 let pool = pool.clone();
-                let known = others
-                    .lock()
-                    .expect("others lock")
-                    .filter(|(at, _)| at.elapsed() < LISTENERS_FRESH);
+                let known = others.known(LISTENERS_FRESH);
                 let sent = tokio::task::spawn_blocking(move || {
                     let mut conn = pool.get()?;
                     // A NOTIFY nobody else hears is two round trips per event for nothing
                     // (this process's own worker was woken directly).
                     let listening = match known {
-                        Some((_, listening)) => listening,
-                        None => other_listeners(&mut conn).unwrap_or(true),
+                        Some(listening) => listening,
+                        None => other_workers::ask(&mut conn).unwrap_or(true),
                     };
                     if listening {
                         notify_workers(&mut conn)?;
@@ -79,7 +63,7 @@ impl QueueSignal {
                 if known.is_none()
                     && let Ok(Ok(listening)) = &sent
                 {
-                    *others.lock().expect("others lock") = Some((Instant::now(), *listening));
+                    others.record(*listening);
                 }
                 if let Ok(Err(err)) = sent {
                     tracing::warn!("could not notify other workers ({err:#}); they will poll");
@@ -98,40 +82,32 @@ impl QueueSignal {
 
     /// After ingest stored `queued`: wakes the workers when something is left to claim; when
     /// everything was handed to this process's worker, only refreshes whether another process
-    /// listens (which keeps handoffs going while it says no).
+    /// listens once the answer is half its trusted age (which keeps handoffs going while it
+    /// says no).
     pub fn stored(&self, queued: &super::queue::Queued) {
         if queued.left_to_claim() {
             self.queued();
-        } else if queued.deliveries > 0 {
+        } else if queued.deliveries > 0 && self.others.known(ALONE_FRESH / 2).is_none() {
             self.remote.notify_one();
         }
     }
 
-    /// No other Herald process had a worker listening on this database, asked within the
-    /// last second.
+    /// No other Herald process had a worker listening on this database when last asked, and
+    /// none has announced itself since (heard only while this worker's listener is up, which
+    /// the caller checks).
     pub fn alone(&self) -> bool {
-        matches!(
-            *self.others.lock().expect("others lock"),
-            Some((at, false)) if at.elapsed() < ALONE_FRESH
-        )
+        self.others.known(ALONE_FRESH) == Some(false)
+    }
+
+    /// What the listener of this process's worker tells about other workers.
+    pub fn other_workers(&self) -> Arc<OtherWorkers> {
+        self.others.clone()
     }
 
     /// What this process's worker waits on.
     pub fn local(&self) -> Arc<Notify> {
         self.local.clone()
     }
-}
-
-/// Whether a Herald process other than this one has a LISTEN connection to this database.
-fn other_listeners(conn: &mut PgConnection) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-        "EXISTS (SELECT 1 FROM pg_stat_activity
-                 WHERE datname = current_database()
-                   AND application_name LIKE '{LISTENER_PREFIX}%'
-                   AND application_name <> '{}')",
-        listener_name()
-    )))
-    .get_result(conn)
 }
 
 /// Wakes the workers of every Herald process on this database.

@@ -19,6 +19,7 @@ mod delivery_helpers;
 mod error_pages;
 mod first_run;
 mod flow_state;
+mod handoff;
 mod health;
 mod helpers;
 mod hostile_input;
