@@ -5,6 +5,8 @@
 //! server went away: a connection used successfully within the last second is handed out
 //! as is, one that lost its server is dropped, and only a connection idle for longer is pinged.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -15,6 +17,32 @@ use diesel::{Connection, PgConnection};
 
 /// A connection that worked this recently is trusted without a ping.
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// When a pooled connection was last handed out, in milliseconds after [`origin`] plus one
+/// (0: never). The database monitor pings often only while the process uses the database.
+static LAST_CHECKOUT: AtomicU64 = AtomicU64::new(0);
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn note_checkout() {
+    let at = origin().elapsed().as_millis() as u64 + 1;
+    LAST_CHECKOUT.store(at, Ordering::Relaxed);
+}
+
+/// How long ago this process last took a connection from any of its pools.
+pub fn since_last_checkout() -> Option<Duration> {
+    match LAST_CHECKOUT.load(Ordering::Relaxed) {
+        0 => None,
+        at => Some(
+            origin()
+                .elapsed()
+                .saturating_sub(Duration::from_millis(at - 1)),
+        ),
+    }
+}
 
 /// What a connection's statements showed.
 #[derive(Debug, Default)]
@@ -68,6 +96,7 @@ impl ManageConnection for CheckedManager {
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        note_checkout();
         if let Some(state) = liveness(conn)
             && !state.lost
             && state.last_ok.is_some_and(|at| at.elapsed() < TRUSTED_FOR)

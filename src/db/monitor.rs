@@ -1,20 +1,30 @@
 //! The database monitor: a connection of its own (outside both pools, opened with a connect
-//! timeout) runs `SELECT 1` every second. `/healthz` reports the last result, so it answers
-//! at once however busy the pools are; while the last ping failed, requests take an idle
-//! pooled connection if one still works and otherwise answer 503 at once, instead of each
-//! waiting for the pool's timeout. It logs one line when the database goes away and one when
-//! it is back; requests refused meanwhile log one line each.
+//! timeout) runs `SELECT 1` every second while the process uses the database, and every five
+//! seconds once nothing has taken a pooled connection for a few seconds (an idle Herald then
+//! costs a ping where it cost five). `/healthz` reports the last result, so it answers at once
+//! however busy the pools are; while the last ping failed, requests take an idle pooled
+//! connection if one still works and otherwise answer 503 at once, instead of each waiting
+//! for the pool's timeout. A request that cannot get a connection asks for a ping at once, so
+//! an outage that begins while the process was idle is noticed by the first request that
+//! meets it. It logs one line when the database goes away and one when it is back; requests
+//! refused meanwhile log one line each.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// How often the database is pinged.
+/// How often the database is pinged while the process uses it, or while it is down.
 pub const PING_EVERY: Duration = Duration::from_secs(1);
-/// With no successful ping for this long, the database counts as unreachable.
+/// How often it is pinged while the process is idle.
+pub const PING_EVERY_IDLE: Duration = Duration::from_secs(5);
+/// No pooled connection taken for this long: the process is idle.
+const IDLE_AFTER: Duration = Duration::from_secs(5);
+/// A ping unanswered for this long, or no successful ping for this long beyond the idle
+/// interval, and the database counts as unreachable.
 pub const STALE_AFTER: Duration = Duration::from_secs(3);
 /// libpq's `connect_timeout` for the monitor's connection, in seconds.
 const CONNECT_TIMEOUT_SECONDS: u64 = 2;
@@ -29,26 +39,73 @@ struct Inner {
     last_ok: AtomicU64,
     /// Whether the last finished ping failed.
     failing: AtomicBool,
+    /// Milliseconds from `origin` to the start of the ping under way, plus one (0 = none).
+    ping_started: AtomicU64,
     /// Why the last failed ping failed (one line).
     last_error: Mutex<String>,
+    /// Asks for a ping now.
+    nudge: Notify,
 }
 
 impl DatabaseStatus {
     fn new() -> Self {
+        Self::since(Instant::now())
+    }
+
+    /// A status whose clock starts at `origin`.
+    fn since(origin: Instant) -> Self {
         Self(Arc::new(Inner {
-            origin: Instant::now(),
+            origin,
             last_ok: AtomicU64::new(0),
             failing: AtomicBool::new(false),
+            ping_started: AtomicU64::new(0),
             last_error: Mutex::new(String::new()),
+            nudge: Notify::new(),
         }))
     }
 
-    /// The last ping succeeded, less than [`STALE_AFTER`] ago.
+    /// The last ping succeeded, recently enough, and the one under way (if any) has not been
+    /// waiting for an answer for [`STALE_AFTER`].
     pub fn is_reachable(&self) -> bool {
         !self.is_down()
             && self
                 .since_last_ok()
-                .is_some_and(|elapsed| elapsed < STALE_AFTER)
+                .is_some_and(|elapsed| elapsed < PING_EVERY_IDLE + STALE_AFTER)
+            && self
+                .ping_waiting_for()
+                .is_none_or(|waiting| waiting < STALE_AFTER)
+    }
+
+    /// A request could not get a database connection: ping now rather than at the next tick.
+    pub fn nudge(&self) {
+        self.0.nudge.notify_one();
+    }
+
+    fn ping_waiting_for(&self) -> Option<Duration> {
+        match self.0.ping_started.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(
+                self.0
+                    .origin
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(at - 1)),
+            ),
+        }
+    }
+
+    fn ping_starts(&self) {
+        let at = self.0.origin.elapsed().as_millis() as u64 + 1;
+        self.0.ping_started.store(at, Ordering::Release);
+    }
+
+    fn ping_ended(&self) {
+        self.0.ping_started.store(0, Ordering::Release);
+    }
+
+    /// How long until the next ping: often while the process uses the database or the
+    /// database is down, seldom while both are quiet.
+    fn next_ping_in(&self) -> Duration {
+        ping_interval(crate::db::liveness::since_last_checkout(), self.is_down())
     }
 
     /// The last ping failed: the database is down or refuses this process's connections.
@@ -94,8 +151,20 @@ impl DatabaseStatus {
     }
 }
 
+/// The pause before the next ping, given how long ago a pooled connection was last taken
+/// and whether the last ping failed.
+fn ping_interval(since_checkout: Option<Duration>, down: bool) -> Duration {
+    let busy = since_checkout.is_some_and(|ago| ago < IDLE_AFTER);
+    if busy || down {
+        PING_EVERY
+    } else {
+        PING_EVERY_IDLE
+    }
+}
+
 /// Pings once (so `/healthz` is right from the first request), then every [`PING_EVERY`]
-/// until `stop` is cancelled.
+/// or [`PING_EVERY_IDLE`] (see [`DatabaseStatus::next_ping_in`]), and whenever nudged, until
+/// `stop` is cancelled.
 pub async fn start(
     database_url: &str,
     stop: CancellationToken,
@@ -106,13 +175,11 @@ pub async fn start(
     let task = {
         let status = status.clone();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(PING_EVERY);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticker.tick().await;
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = ticker.tick() => {}
+                    _ = tokio::time::sleep(status.next_ping_in()) => {}
+                    _ = status.0.nudge.notified() => {}
                 }
                 conn = ping(&status, &url, conn.take()).await;
             }
@@ -128,6 +195,7 @@ async fn ping(
     conn: Option<PgConnection>,
 ) -> Option<PgConnection> {
     let url = url.to_owned();
+    status.ping_starts();
     let mut task = tokio::task::spawn_blocking(move || {
         let mut conn = match conn {
             Some(conn) => conn,
@@ -152,6 +220,7 @@ async fn ping(
             }
         }
     };
+    status.ping_ended();
     match outcome {
         Ok(Ok(conn)) => {
             if reported && !status.is_down() {
@@ -168,5 +237,46 @@ async fn ping(
             status.failed(&format!("the ping task failed: {err}"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_often_while_the_database_is_used_or_down_and_seldom_when_idle() {
+        let recently = Some(Duration::from_millis(200));
+        let long_ago = Some(IDLE_AFTER + Duration::from_secs(1));
+        assert_eq!(ping_interval(recently, false), PING_EVERY);
+        assert_eq!(ping_interval(long_ago, false), PING_EVERY_IDLE);
+        assert_eq!(ping_interval(None, false), PING_EVERY_IDLE);
+        assert_eq!(ping_interval(long_ago, true), PING_EVERY);
+        assert_eq!(ping_interval(None, true), PING_EVERY);
+    }
+
+    #[test]
+    fn a_ping_left_unanswered_makes_the_database_unreachable() {
+        // A clock started a while ago, so a ping can have started STALE_AFTER ago.
+        let origin = Instant::now()
+            .checked_sub(Duration::from_secs(60))
+            .expect("the clock is past a minute");
+        let status = DatabaseStatus::since(origin);
+        assert!(!status.is_reachable(), "never pinged");
+        status.succeeded();
+        assert!(status.is_reachable());
+        status.ping_starts();
+        assert!(status.is_reachable(), "a ping just started");
+        // A ping that started STALE_AFTER ago and has not come back.
+        let long_ago = status.0.origin.elapsed().saturating_sub(STALE_AFTER);
+        status
+            .0
+            .ping_started
+            .store(long_ago.as_millis() as u64 + 1, Ordering::Release);
+        assert!(!status.is_reachable());
+        status.ping_ended();
+        assert!(status.is_reachable());
+        status.failed("connection refused");
+        assert!(!status.is_reachable() && status.is_down());
     }
 }

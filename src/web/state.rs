@@ -79,6 +79,8 @@ pub fn checkout(pool: &PgPool, database: &DatabaseStatus) -> Result<PooledPg, Ap
         });
     }
     pool.get().map_err(|err| {
+        // The database may have gone while the monitor pinged seldom (an idle process).
+        database.nudge();
         AppError::Unavailable(match Unavailable::from_pool(&err) {
             // Waiting out the pool's timeout with no connection failure seen (another waiter
             // may have been told about it) while the monitor cannot reach the database either.
