@@ -82,7 +82,12 @@ impl DatabaseStatus {
     }
 
     fn ping_waiting_for(&self) -> Option<Duration> {
-        match self.0.ping_started.load(Ordering::Acquire) {
+        self.elapsed_since(&self.0.ping_started)
+    }
+
+    /// Time since `stamp` (milliseconds from `origin`, plus one; 0 = none).
+    fn elapsed_since(&self, stamp: &AtomicU64) -> Option<Duration> {
+        match stamp.load(Ordering::Acquire) {
             0 => None,
             at => Some(
                 self.0
@@ -115,15 +120,7 @@ impl DatabaseStatus {
 
     /// How long ago the database last answered a ping.
     pub fn since_last_ok(&self) -> Option<Duration> {
-        match self.0.last_ok.load(Ordering::Acquire) {
-            0 => None,
-            at => Some(
-                self.0
-                    .origin
-                    .elapsed()
-                    .saturating_sub(Duration::from_millis(at - 1)),
-            ),
-        }
+        self.elapsed_since(&self.0.last_ok)
     }
 
     /// Why the last failed ping failed.
