@@ -21,7 +21,8 @@ pub fn limit_arenas() {
     }
 }
 
-/// Returns free heap pages to the system, at most once every 10 seconds.
+/// Returns free heap pages to the system, and unmaps the code the process is not running
+/// (`file_pages`), at most once every 10 seconds.
 pub fn release_free_memory_now_and_then() {
     static LAST: Mutex<Option<Instant>> = Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
@@ -34,4 +35,5 @@ pub fn release_free_memory_now_and_then() {
     unsafe {
         libc::malloc_trim(0);
     }
+    crate::file_pages::hand_back();
 }

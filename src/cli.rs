@@ -240,6 +240,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         if let Some(admin) = first_admin {
             print_first_admin(&admin, &url);
         }
+        // Start-up is over: what it alone used need not stay resident.
+        crate::file_pages::hand_back();
         say(&format!("Herald is serving the console on {url}/"));
         for line in local_receiver_notes(&banner_settings, &url).lines() {
             say(&format!(" {line}"));
@@ -291,6 +293,8 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
         let running = tokio::spawn(worker.clone().run(stop.clone()));
+        // Start-up is over: what it alone used need not stay resident.
+        crate::file_pages::hand_back();
         say(&format!("Herald worker {} is delivering", worker.id()));
         tokio::select! {
             _ = terminate.recv() => {}

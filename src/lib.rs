@@ -12,6 +12,7 @@ pub mod db;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod file_pages;
 pub mod inbox;
 pub mod ingest;
 pub mod model;

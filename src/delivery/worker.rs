@@ -48,7 +48,7 @@ const CLAIM_BATCH: usize = 256;
 /// The longest a receiver's 429 + Retry-After pauses its whole webhook.
 const MAX_PAUSE: Duration = Duration::from_secs(3600);
 /// The most outcomes one recorder transaction writes.
-const RECORD_BATCH: usize = 512;
+const RECORD_BATCH: usize = 128;
 /// Outcomes waiting for the recorder, at most.
 const RECORD_BACKLOG: usize = 2 * RECORD_BATCH;
 /// After a wake-up, how long to let more deliveries arrive before claiming.

@@ -18,7 +18,7 @@ use crate::error::Unavailable;
 use crate::tokens::{self, AuthFailure, Scope};
 
 /// The most events one group writes (a batch request is never split).
-const GROUP_EVENTS: usize = 2_000;
+const GROUP_EVENTS: usize = 500;
 /// Requests admitted at once per writer (see `admission`): enough to fill groups.
 pub const ADMITTED_PER_WRITER: usize = 32;
 /// Requests waiting for a writer, at most (the admission limit keeps it far lower).

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod committer;
+pub mod event_data;
 pub mod known_types;
 pub mod other_workers;
 pub mod queue;

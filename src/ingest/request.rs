@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::event_data::EventData;
 
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub const MAX_EVENTS_PER_CALL: usize = 500;
@@ -16,7 +19,8 @@ const MAX_TYPE_CHARS: usize = 100;
 struct EventInput {
     #[serde(rename = "type")]
     event_type: String,
-    data: serde_json::Value,
+    /// Kept as the text sent (see `event_data`).
+    data: Box<RawValue>,
     #[serde(default)]
     occurred_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -27,7 +31,7 @@ struct EventInput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSpec {
     pub event_type: String,
-    pub data: serde_json::Value,
+    pub data: EventData,
     pub occurred_at: DateTime<Utc>,
     pub idempotency_key: Option<String>,
 }
@@ -51,17 +55,24 @@ pub enum RequestError {
     Invalid(BTreeMap<String, Vec<String>>),
 }
 
-/// Parses a request body; `now` fills in a missing `occurred_at`.
+/// Parses a request body; `now` fills in a missing `occurred_at`. Each event's `data` is
+/// kept as its text: the body is read into a tree only where it holds a problem to name.
 pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>), RequestError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|err| RequestError::Malformed {
-            message: err.to_string(),
-            line: err.line(),
-            column: err.column(),
-        })?;
+    // Syntax first, over the whole body, for the position of a mistake.
+    let whole: &RawValue = serde_json::from_slice(body).map_err(|err| RequestError::Malformed {
+        message: err.to_string(),
+        line: err.line(),
+        column: err.column(),
+    })?;
     let mut errors = BTreeMap::<String, Vec<String>>::new();
-    let (shape, items) = match value {
-        serde_json::Value::Array(items) => {
+    let (shape, items): (Shape, Vec<&RawValue>) = match whole.get().as_bytes().first() {
+        Some(b'[') => {
+            let items: Vec<&RawValue> =
+                serde_json::from_str(whole.get()).map_err(|err| RequestError::Malformed {
+                    message: err.to_string(),
+                    line: err.line(),
+                    column: err.column(),
+                })?;
             if items.is_empty() {
                 errors
                     .entry("events".into())
@@ -77,7 +88,7 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
             }
             (Shape::Many, items)
         }
-        object @ serde_json::Value::Object(_) => (Shape::One, vec![object]),
+        Some(b'{') => (Shape::One, vec![whole]),
         _ => {
             errors
                 .entry("body".into())
@@ -92,7 +103,7 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
             Shape::One => name.to_owned(),
             Shape::Many => format!("events[{index}].{name}"),
         };
-        match serde_json::from_value::<EventInput>(item) {
+        match serde_json::from_str::<EventInput>(item.get()) {
             Err(err) => errors
                 .entry(match shape {
                     Shape::One => "body".to_owned(),
@@ -111,10 +122,11 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
                         "Give the event type, at most {MAX_TYPE_CHARS} characters, without control characters."
                     ));
                 }
-                for (path, message) in super::storable::problems(&input.data, field("data")) {
+                let data = EventData::from_raw(input.data);
+                for (path, message) in data_problems(&data, field("data")) {
                     errors.entry(path).or_default().push(message.into());
                 }
-                if input.data.is_null() {
+                if data.is_null() {
                     errors
                         .entry(field("data"))
                         .or_default()
@@ -135,7 +147,7 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
                 if errors.len() == before {
                     events.push(EventSpec {
                         event_type,
-                        data: input.data,
+                        data,
                         occurred_at: input.occurred_at.unwrap_or(now),
                         idempotency_key: input.idempotency_key,
                     });
@@ -160,6 +172,18 @@ pub fn refused_positions(errors: &BTreeMap<String, Vec<String>>) -> Vec<usize> {
     positions.sort_unstable();
     positions.dedup();
     positions
+}
+
+/// What cannot be stored in `data`, by path; the tree is built only when there is something.
+fn data_problems(data: &EventData, at: String) -> Vec<(String, &'static str)> {
+    if data.holds_only_storable() {
+        return Vec::new();
+    }
+    match data.to_value() {
+        Some(value) => super::storable::problems(&value, at),
+        // Only a number out of a double's range keeps valid JSON from parsing into a value.
+        None => vec![(at, super::storable::NUMBER_MESSAGE)],
+    }
 }
 
 /// serde's message without the position (which is meaningless inside a parsed value).
@@ -191,7 +215,7 @@ mod tests {
         assert_eq!(shape, Shape::One);
         assert_eq!(events[0].event_type, "course.completed");
         assert_eq!(events[0].occurred_at, now());
-        assert_eq!(events[0].data["user_id"], 7);
+        assert_eq!(events[0].data.to_value().unwrap()["user_id"], 7);
     }
 
     #[test]
@@ -271,10 +295,40 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_numbers_and_deep_nesting_are_named_without_refusing_the_body() {
+        // 1e400 is valid JSON, but not a double: it is named like any number beyond ±1e300.
+        let RequestError::Invalid(errors) =
+            parse(br#"{"type":"a.b","data":{"ok":1,"n":1e400}}"#, now()).unwrap_err()
+        else {
+            panic!()
+        };
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["data"]);
+        assert!(errors["data"][0].contains("1e300"), "{errors:?}");
+        let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
+        let body = format!(r#"[{{"type":"a.b","data":{{"d":{deep}}}}}]"#);
+        let RequestError::Invalid(errors) = parse(body.as_bytes(), now()).unwrap_err() else {
+            panic!()
+        };
+        let (path, messages) = errors.iter().next().unwrap();
+        assert!(path.starts_with("events[0].data.d["), "{errors:?}");
+        assert!(messages[0].contains("64 levels"), "{errors:?}");
+    }
+
+    #[test]
+    fn data_is_kept_as_the_text_sent() {
+        let (_, events) = parse(
+            br#"[{"type":"a.b","data":{ "z": 1, "a": [1.50, "x"] }}]"#,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(events[0].data.text(), r#"{ "z": 1, "a": [1.50, "x"] }"#);
+    }
+
+    #[test]
     fn other_control_characters_in_data_are_kept() {
         let (_, events) =
             parse(br#"{"type":"a.b","data":{"text":"line\none\ttab"}}"#, now()).unwrap();
-        assert_eq!(events[0].data["text"], "line\none\ttab");
+        assert_eq!(events[0].data.to_value().unwrap()["text"], "line\none\ttab");
     }
 
     #[test]

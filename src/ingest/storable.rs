@@ -8,7 +8,7 @@ use serde_json::Value;
 /// The deepest nesting an event's data may have.
 pub const MAX_DEPTH: usize = 64;
 /// The largest magnitude a number may have.
-const MAX_MAGNITUDE: f64 = 1e300;
+pub const MAX_MAGNITUDE: f64 = 1e300;
 
 pub const NUL_MESSAGE: &str =
     "Contains the NUL character (\\u0000), which Herald cannot store: remove it.";

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
 
 use crate::db::schema::events;
+use crate::ingest::event_data::EventData;
 use crate::model::delivery::NewDelivery;
 
 #[derive(Debug, Clone, Insertable)]
@@ -16,7 +17,7 @@ pub struct NewEvent {
     pub id: Uuid,
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
-    pub payload: serde_json::Value,
+    pub payload: EventData,
     pub idempotency_key: Option<String>,
     pub source: String,
 }

@@ -8,6 +8,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use herald::db::schema::{audit_log, deliveries, events};
 use herald::domain::role::Role;
+use herald::ingest::event_data::EventData;
 use herald::model::delivery::NewDelivery;
 use herald::model::event::NewEvent;
 use herald::tokens::Scope;
@@ -61,7 +62,7 @@ async fn seed_at(
                     id: id_at(),
                     event_type: event_type.into(),
                     occurred_at: Utc::now(),
-                    payload: json!({ "n": i }),
+                    payload: EventData::from_value(&json!({ "n": i })),
                     idempotency_key: None,
                     source: "test".into(),
                 })

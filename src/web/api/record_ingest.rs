@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::body;
 use super::error::ApiError;
 use crate::ingest::committer::SubmitError;
+use crate::ingest::event_data::EventData;
 use crate::ingest::queue::{Accepted, QueueError};
 use crate::ingest::request::EventSpec;
 use crate::ingest::storable;
@@ -117,7 +118,7 @@ pub async fn store(
         .into_iter()
         .map(|r| EventSpec {
             event_type: r.event_type,
-            data: r.data,
+            data: EventData::from_value(&r.data),
             occurred_at: r.occurred_at,
             idempotency_key: Some(r.key),
         })
