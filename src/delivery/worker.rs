@@ -951,6 +951,8 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
                 };
                 let written = recorder::write(&mut conn, &writer.id, &rows, &rules)?;
                 writer.remember_flows(&written.flows);
+                drop(conn);
+                crate::allocator::trim_heap_while_busy();
                 Ok::<_, anyhow::Error>(written)
             })
             .await;

@@ -175,7 +175,9 @@ fn write_group(
         return;
     }
     let outcomes = queue::accept_many(&mut conn, caches, requests, handoff);
+    drop(conn);
     for (reply, outcome) in waiting.into_iter().zip(outcomes) {
         let _ = reply.send(outcome.map(Some).map_err(SubmitError::from));
     }
+    crate::allocator::trim_heap_while_busy();
 }

@@ -270,7 +270,7 @@ fn immediate_deliveries(
     rows: &[NewEvent],
     now: DateTime<Utc>,
 ) -> Vec<NewDelivery> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
     for subscriber in subscribers.iter().filter(|s| !s.is_batched()) {
         for e in rows.iter().filter(|e| subscriber.wants(&e.event_type)) {
             out.push(NewDelivery {

@@ -315,6 +315,22 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_around_the_body_does_not_change_its_shape() {
+        let (shape, events) = parse(b" \n [ {\"type\":\"a.b\",\"data\":{}} ] \n", now()).unwrap();
+        assert_eq!((shape, events.len()), (Shape::Many, 1));
+        let (shape, _) = parse(b"\t{\"type\":\"a.b\",\"data\":{}}\r\n", now()).unwrap();
+        assert_eq!(shape, Shape::One);
+        assert!(matches!(
+            parse(b"  null ", now()),
+            Err(RequestError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(b"", now()),
+            Err(RequestError::Malformed { .. })
+        ));
+    }
+
+    #[test]
     fn data_is_kept_as_the_text_sent() {
         let (_, events) = parse(
             br#"[{"type":"a.b","data":{ "z": 1, "a": [1.50, "x"] }}]"#,
