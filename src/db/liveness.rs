@@ -6,7 +6,6 @@
 //! as is, one that lost its server is dropped, and only a connection idle for longer is pinged.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -15,12 +14,14 @@ use diesel::r2d2::{ConnectionManager, Error, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
 use diesel::{Connection, PgConnection};
 
+use super::stamp::Stamp;
+
 /// A connection that worked this recently is trusted without a ping.
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
 
-/// When a pooled connection was last handed out, in milliseconds after [`origin`] plus one
-/// (0: never). The database monitor pings often only while the process uses the database.
-static LAST_CHECKOUT: AtomicU64 = AtomicU64::new(0);
+/// When a pooled connection was last handed out. The database monitor pings often only
+/// while the process uses the database.
+static LAST_CHECKOUT: Stamp = Stamp::none();
 
 fn origin() -> Instant {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
@@ -28,20 +29,12 @@ fn origin() -> Instant {
 }
 
 fn note_checkout() {
-    let at = origin().elapsed().as_millis() as u64 + 1;
-    LAST_CHECKOUT.store(at, Ordering::Relaxed);
+    LAST_CHECKOUT.mark(origin());
 }
 
 /// How long ago this process last took a connection from any of its pools.
 pub fn since_last_checkout() -> Option<Duration> {
-    match LAST_CHECKOUT.load(Ordering::Relaxed) {
-        0 => None,
-        at => Some(
-            origin()
-                .elapsed()
-                .saturating_sub(Duration::from_millis(at - 1)),
-        ),
-    }
+    LAST_CHECKOUT.elapsed(origin())
 }
 
 /// What a connection's statements showed.

@@ -6,6 +6,7 @@ pub mod monitor;
 pub mod partitions;
 pub mod prepared;
 pub mod schema;
+pub mod stamp;
 
 use std::time::Duration;
 

@@ -9,13 +9,15 @@
 //! meets it. It logs one line when the database goes away and one when it is back; requests
 //! refused meanwhile log one line each.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+use super::stamp::Stamp;
 
 /// How often the database is pinged while the process uses it, or while it is down.
 pub const PING_EVERY: Duration = Duration::from_secs(1);
@@ -35,12 +37,12 @@ pub struct DatabaseStatus(Arc<Inner>);
 
 struct Inner {
     origin: Instant,
-    /// Milliseconds from `origin` to the last successful ping, plus one (0 = never).
-    last_ok: AtomicU64,
+    /// The last successful ping.
+    last_ok: Stamp,
     /// Whether the last finished ping failed.
     failing: AtomicBool,
-    /// Milliseconds from `origin` to the start of the ping under way, plus one (0 = none).
-    ping_started: AtomicU64,
+    /// The start of the ping under way.
+    ping_started: Stamp,
     /// Why the last failed ping failed (one line).
     last_error: Mutex<String>,
     /// Asks for a ping now.
@@ -56,9 +58,9 @@ impl DatabaseStatus {
     fn since(origin: Instant) -> Self {
         Self(Arc::new(Inner {
             origin,
-            last_ok: AtomicU64::new(0),
+            last_ok: Stamp::none(),
             failing: AtomicBool::new(false),
-            ping_started: AtomicU64::new(0),
+            ping_started: Stamp::none(),
             last_error: Mutex::new(String::new()),
             nudge: Notify::new(),
         }))
@@ -82,29 +84,15 @@ impl DatabaseStatus {
     }
 
     fn ping_waiting_for(&self) -> Option<Duration> {
-        self.elapsed_since(&self.0.ping_started)
-    }
-
-    /// Time since `stamp` (milliseconds from `origin`, plus one; 0 = none).
-    fn elapsed_since(&self, stamp: &AtomicU64) -> Option<Duration> {
-        match stamp.load(Ordering::Acquire) {
-            0 => None,
-            at => Some(
-                self.0
-                    .origin
-                    .elapsed()
-                    .saturating_sub(Duration::from_millis(at - 1)),
-            ),
-        }
+        self.0.ping_started.elapsed(self.0.origin)
     }
 
     fn ping_starts(&self) {
-        let at = self.0.origin.elapsed().as_millis() as u64 + 1;
-        self.0.ping_started.store(at, Ordering::Release);
+        self.0.ping_started.mark(self.0.origin);
     }
 
     fn ping_ended(&self) {
-        self.0.ping_started.store(0, Ordering::Release);
+        self.0.ping_started.clear();
     }
 
     /// How long until the next ping: often while the process uses the database or the
@@ -120,7 +108,7 @@ impl DatabaseStatus {
 
     /// How long ago the database last answered a ping.
     pub fn since_last_ok(&self) -> Option<Duration> {
-        self.elapsed_since(&self.0.last_ok)
+        self.0.last_ok.elapsed(self.0.origin)
     }
 
     /// Why the last failed ping failed.
@@ -133,8 +121,7 @@ impl DatabaseStatus {
     }
 
     fn succeeded(&self) {
-        let at = self.0.origin.elapsed().as_millis() as u64 + 1;
-        self.0.last_ok.store(at, Ordering::Release);
+        self.0.last_ok.mark(self.0.origin);
         if self.0.failing.swap(false, Ordering::AcqRel) {
             tracing::info!("database reachable again");
         }
@@ -266,10 +253,7 @@ mod tests {
         assert!(status.is_reachable(), "a ping just started");
         // A ping that started STALE_AFTER ago and has not come back.
         let long_ago = status.0.origin.elapsed().saturating_sub(STALE_AFTER);
-        status
-            .0
-            .ping_started
-            .store(long_ago.as_millis() as u64 + 1, Ordering::Release);
+        status.0.ping_started.mark_at(long_ago);
         assert!(!status.is_reachable());
         status.ping_ended();
         assert!(status.is_reachable());
