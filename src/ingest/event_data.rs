@@ -38,10 +38,11 @@ impl EventData {
         self.text() == "null"
     }
 
-    /// The parsed value; `None` when a number is out of a double's range (then the text is
-    /// not storable either, see `holds_only_storable`).
-    pub fn to_value(&self) -> Option<serde_json::Value> {
-        serde_json::from_str(self.text()).ok()
+    /// The parsed value. Text that passed the syntax check can still fail here: a number
+    /// beyond a double's range, nesting past serde_json's limit of 128, an escaped lone
+    /// surrogate (`"\ud800"`); none of them is storable either (`holds_only_storable`).
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.text())
     }
 
     /// Whether the text holds nothing `storable::problems` would name (NUL, a number beyond
@@ -193,14 +194,16 @@ mod tests {
     fn a_number_beyond_a_double_is_not_storable_and_has_no_value() {
         let huge = data(r#"{"n": 1e400}"#);
         assert!(!huge.holds_only_storable());
-        assert_eq!(huge.to_value(), None);
+        assert!(huge.to_value().is_err());
+        let surrogate = data(r#"{"k": "\ud800"}"#);
+        assert!(!surrogate.holds_only_storable() && surrogate.to_value().is_err());
     }
 
     #[test]
     fn the_text_is_kept_as_sent_and_compared_by_text() {
         let sent = data(r#"{ "b": 1,  "a": [true] }"#);
         assert_eq!(sent.text(), r#"{ "b": 1,  "a": [true] }"#);
-        assert_eq!(sent.to_value(), Some(json!({"a": [true], "b": 1})));
+        assert_eq!(sent.to_value().unwrap(), json!({"a": [true], "b": 1}));
         assert_eq!(EventData::from_value(&json!({"b": 1})).text(), r#"{"b":1}"#);
         assert!(data("null").is_null() && !data("{}").is_null());
         assert_ne!(data("{}"), data("[]"));

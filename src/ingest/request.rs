@@ -124,7 +124,7 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<(Shape, Vec<EventSpec>),
                 }
                 let data = EventData::from_raw(input.data);
                 for (path, message) in data_problems(&data, field("data")) {
-                    errors.entry(path).or_default().push(message.into());
+                    errors.entry(path).or_default().push(message);
                 }
                 if data.is_null() {
                     errors
@@ -175,14 +175,34 @@ pub fn refused_positions(errors: &BTreeMap<String, Vec<String>>) -> Vec<usize> {
 }
 
 /// What cannot be stored in `data`, by path; the tree is built only when there is something.
-fn data_problems(data: &EventData, at: String) -> Vec<(String, &'static str)> {
+fn data_problems(data: &EventData, at: String) -> Vec<(String, String)> {
     if data.holds_only_storable() {
         return Vec::new();
     }
     match data.to_value() {
-        Some(value) => super::storable::problems(&value, at),
-        // Only a number out of a double's range keeps valid JSON from parsing into a value.
-        None => vec![(at, super::storable::NUMBER_MESSAGE)],
+        Ok(value) => super::storable::problems(&value, at)
+            .into_iter()
+            .map(|(path, message)| (path, message.to_owned()))
+            .collect(),
+        // Valid JSON that does not read into a value: named at `data` as a whole.
+        Err(err) => vec![(at, unreadable_message(&err))],
+    }
+}
+
+/// Why the text of `data` does not read into a value (the reader stops at the first reason).
+fn unreadable_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let reason = text.split(" at line ").next().unwrap_or(&text);
+    if reason.starts_with("recursion limit") {
+        super::storable::DEPTH_MESSAGE.to_owned()
+    } else if reason.starts_with("number out of range") {
+        super::storable::NUMBER_MESSAGE.to_owned()
+    } else {
+        // What else valid JSON can hold that no string can: a \u escape of half a surrogate
+        // pair (serde_json says "unexpected end of hex escape" and the like).
+        format!(
+            "Holds a \\u escape that is not a character (half of a surrogate pair, such as \\ud800): remove it ({reason})."
+        )
     }
 }
 
@@ -312,6 +332,20 @@ mod tests {
         let (path, messages) = errors.iter().next().unwrap();
         assert!(path.starts_with("events[0].data.d["), "{errors:?}");
         assert!(messages[0].contains("64 levels"), "{errors:?}");
+        // Past serde_json's own limit the tree cannot be built: named at `data`, still why.
+        let deeper = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let body = format!(r#"{{"type":"a.b","data":{deeper}}}"#);
+        let RequestError::Invalid(errors) = parse(body.as_bytes(), now()).unwrap_err() else {
+            panic!()
+        };
+        assert!(errors["data"][0].contains("64 levels"), "{errors:?}");
+        // An escaped lone surrogate is no character: named at `data`, with the reader's reason.
+        let RequestError::Invalid(errors) =
+            parse(br#"{"type":"a.b","data":{"k":"\ud800"}}"#, now()).unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(errors["data"][0].contains("surrogate"), "{errors:?}");
     }
 
     #[test]
