@@ -41,8 +41,10 @@ pub fn trim_heap_while_busy() {
     }
 }
 
-/// Returns free heap pages to the system, and unmaps the code the process is not running
-/// (`file_pages`), at most once every 10 seconds.
+/// Returns free heap pages to the system, at most once every 10 seconds. (Code pages are not
+/// handed back here but when the process falls quiet, `file_pages::fell_quiet`: here, at a
+/// steady trickle the next deliveries faulted them back in, and the 99th percentile latency
+/// at 200 events/s went from 3.2 to 6.9 ms.)
 pub fn release_free_memory_now_and_then() {
     static LAST: Mutex<Option<Instant>> = Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
@@ -55,5 +57,4 @@ pub fn release_free_memory_now_and_then() {
     unsafe {
         libc::malloc_trim(0);
     }
-    crate::file_pages::hand_back();
 }

@@ -2,11 +2,15 @@
 //! route table and the templates run once at start-up, a console page or a burst of work runs
 //! code that an idle process does not; the pages of Herald's binary (and of the libraries it
 //! loads) that they touched stay counted in its resident memory until the kernel needs the
-//! memory: about 13 of Herald's 20 MiB after start-up. Once the process serves, and when its
-//! worker goes idle (with `allocator::release_free_memory_now_and_then`), it tells the kernel
-//! it will not need its read-only file pages soon (`MADV_PAGEOUT`). They stay in the page
-//! cache; what running uses comes back on first touch, as a minor fault with no disk read.
+//! memory: about 13 of Herald's 20 MiB after start-up. Once the process serves, and each time
+//! it falls quiet (no pooled connection taken for a few seconds, checked by the database
+//! monitor), it tells the kernel it will not need its read-only file pages soon
+//! (`MADV_PAGEOUT`). They stay in the page cache; what running uses comes back on first
+//! touch, as a minor fault with no disk read. A steady trickle of work never falls quiet, so
+//! it never pays those faults.
 //! A page the file system has not written back yet (a binary just built) is not handed back.
+
+use std::time::Duration;
 
 /// Advises the kernel to unmap this process's clean file pages. Returns the bytes of mappings
 /// the advice was taken for (0 on a kernel without `MADV_PAGEOUT`, before Linux 5.4).
@@ -26,6 +30,18 @@ pub fn hand_back() -> usize {
         }
     }
     advised
+}
+
+/// Whether to hand the pages back now: the process has taken no pooled connection for
+/// `quiet_for`, and took one after the last hand-back (once per quiet period).
+pub fn fell_quiet(
+    since_checkout: Option<Duration>,
+    since_last_hand_back: Option<Duration>,
+    quiet_for: Duration,
+) -> bool {
+    since_checkout.is_some_and(|since| {
+        since >= quiet_for && since_last_hand_back.is_none_or(|last| since < last)
+    })
 }
 
 /// The address ranges of mappings backed by a file and not writable (code, read-only data):
@@ -74,6 +90,21 @@ garbage line
                 (0x7f0000004000, 0x7f0000005000),
             ]
         );
+    }
+
+    #[test]
+    fn pages_are_handed_back_once_per_quiet_period() {
+        let quiet = Duration::from_secs(5);
+        let secs = |n| Some(Duration::from_secs(n));
+        // Busy a moment ago, or never busy: not now.
+        assert!(!fell_quiet(secs(1), None, quiet));
+        assert!(!fell_quiet(None, None, quiet));
+        // Quiet for 6 s, nothing handed back since start-up's: now.
+        assert!(fell_quiet(secs(6), None, quiet));
+        // Handed back 1 s ago, nothing done since: not again.
+        assert!(!fell_quiet(secs(6), secs(1), quiet));
+        // Work after the last hand-back, then quiet again: now.
+        assert!(fell_quiet(secs(6), secs(30), quiet));
     }
 
     fn resident_file_kib() -> u64 {

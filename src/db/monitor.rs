@@ -159,6 +159,7 @@ pub async fn start(
     let task = {
         let status = status.clone();
         tokio::spawn(async move {
+            let mut last_hand_back: Option<Instant> = None;
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -166,6 +167,15 @@ pub async fn start(
                     _ = status.0.nudge.notified() => {}
                 }
                 conn = ping(&status, &url, conn.take()).await;
+                // The process fell quiet: the code its work ran need not stay resident.
+                if crate::file_pages::fell_quiet(
+                    crate::db::liveness::since_last_checkout(),
+                    last_hand_back.map(|at| at.elapsed()),
+                    IDLE_AFTER,
+                ) {
+                    last_hand_back = Some(Instant::now());
+                    let _ = tokio::task::spawn_blocking(crate::file_pages::hand_back).await;
+                }
             }
         })
     };
