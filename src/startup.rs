@@ -43,6 +43,7 @@ pub struct Application {
     stop_worker: CancellationToken,
     monitor: tokio::task::JoinHandle<()>,
     stop_monitor: CancellationToken,
+    ingest_admission: crate::ingest::admission::Admission,
 }
 
 impl Application {
@@ -132,7 +133,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             database,
-            ingest_admission,
+            ingest_admission: ingest_admission.clone(),
             settings: Arc::new(settings),
             secrets,
             outbound,
@@ -196,11 +197,17 @@ impl Application {
             stop_worker,
             monitor,
             stop_monitor,
+            ingest_admission,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Ingest's admission control, shared with the running server (tests watch its slots).
+    pub fn ingest_admission(&self) -> crate::ingest::admission::Admission {
+        self.ingest_admission.clone()
     }
 
     /// On SIGINT or SIGTERM, stop accepting and finish in-flight requests (up to 30 s).

@@ -35,6 +35,11 @@ impl Admission {
             )),
         }
     }
+
+    /// Slots no request holds now (what a test waits on before it probes a full admission).
+    pub fn free_slots(&self) -> usize {
+        self.slots.available_permits()
+    }
 }
 
 #[cfg(test)]
@@ -45,6 +50,7 @@ mod tests {
     async fn a_full_admission_turns_the_next_request_away_after_the_wait() {
         let admission = Admission::new(1, Duration::from_millis(20));
         let held = admission.enter().await.unwrap();
+        assert_eq!(admission.free_slots(), 0);
         assert!(matches!(admission.enter().await, Err(Unavailable::Busy(_))));
         drop(held);
         assert!(admission.enter().await.is_ok());

@@ -289,17 +289,16 @@ async fn ingest_answers_503_with_retry_after_when_its_admission_limit_is_full() 
     for _ in 1..herald::ingest::committer::ADMITTED_PER_WRITER {
         queued_behind.push(tokio::spawn(post()));
     }
-    // They are admitted (not refused) and wait: none has an answer yet.
-    tokio::task::yield_now().await;
+    // They are admitted (not refused) and wait: every slot is taken, none has an answer yet.
+    eventually(
+        Duration::from_secs(10),
+        "every admission slot to be taken",
+        || async { (app.ingest_admission.free_slots() == 0).then_some(()) },
+    )
+    .await;
     assert!(queued_behind.iter().all(|request| !request.is_finished()));
 
-    let refused = loop {
-        // Until the last of them has taken its slot, a new request may still be admitted.
-        let answer = tokio::time::timeout(Duration::from_secs(2), post()).await;
-        if let Ok(answer) = answer {
-            break answer.unwrap();
-        }
-    };
+    let refused = post().await.unwrap();
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers()["retry-after"], "1");
     let body: Value = refused.json().await.unwrap();

@@ -292,6 +292,8 @@ pub struct TestApp {
     pub secrets: herald::domain::secret_box::SecretBox,
     /// The same key as text, for `HERALD_SECRET_KEY` of child processes.
     pub secret_key_text: String,
+    /// The server's ingest admission control, to see how many slots requests hold.
+    pub ingest_admission: herald::ingest::admission::Admission,
 }
 
 impl Deref for TestApp {
@@ -319,6 +321,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("the app did not start");
     let port = application.port();
+    let ingest_admission = application.ingest_admission();
     tokio::spawn(application.run_until_stopped());
     let address = format!("http://127.0.0.1:{port}");
     TestApp {
@@ -328,6 +331,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         database,
         secrets: herald::domain::secret_box::SecretBox::new(&secret_key),
         secret_key_text,
+        ingest_admission,
     }
 }
 
