@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::api_token::{self, ApiToken, NewApiToken};
 use crate::model::audit::{self, Actor, Change};
@@ -132,15 +133,33 @@ pub fn create(
     })
 }
 
+/// Tokens revoked by this process so far: what ingest remembers of accepted tokens is
+/// forgotten when it moves (see `ingest::recent_tokens`).
+static REVOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+pub fn revocations() -> u64 {
+    REVOCATIONS.load(Ordering::SeqCst)
+}
+
 /// Revokes the token; `None` when there is no such active token.
 pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: i64) -> QueryResult<Option<ApiToken>> {
-    conn.transaction(|conn| {
+    let revoked = conn.transaction(|conn| {
         let revoked = api_token::revoke(conn, id, &actor.name).optional()?;
         if let Some(token) = &revoked {
             audit::record(conn, actor, change("api_token.revoked", token, json!({})))?;
         }
-        Ok(revoked)
-    })
+        Ok::<_, diesel::result::Error>(revoked)
+    })?;
+    // After the commit: a lookup from now on sees the revocation.
+    REVOCATIONS.fetch_add(1, Ordering::SeqCst);
+    Ok(revoked)
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,10 +176,7 @@ pub fn authenticate(
     header: Option<&str>,
     scope: Scope,
 ) -> QueryResult<Result<ApiToken, AuthFailure>> {
-    let Some(presented) = header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
+    let Some(presented) = bearer(header) else {
         return Ok(Err(AuthFailure::Unauthenticated(
             "Send the API token as: Authorization: Bearer <token>.",
         )));

@@ -6,6 +6,7 @@ pub mod body;
 pub mod breaker;
 pub mod claim;
 pub mod echo_redaction;
+pub mod gather;
 pub mod handoff;
 pub mod lease;
 pub mod listener;

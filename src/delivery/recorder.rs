@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::breaker::{BreakerSettings, Signal, Transition};
 use crate::model::audit::{self, Actor, Change};
-use crate::model::delivery::StateChange;
+use crate::model::delivery::{self, StateChange};
 use crate::model::delivery_attempt::{self, NewAttempt};
 use crate::model::webhook_flow::{self, WebhookFlow};
 use crate::webhooks::service;
@@ -27,6 +27,23 @@ pub struct Completed {
     pub disable: Option<(i64, String)>,
     /// What the attempt says of the receiver (`None`: a test ping, or nothing was sent).
     pub flow: Option<FlowReport>,
+    /// Deliveries of this webhook the worker held and will not send now (the attempt opened a
+    /// failure streak or asked for a pause): back to the queue in the same transaction as the
+    /// flow state, so no claim can take them before it sees why they wait.
+    pub hand_back: Vec<uuid::Uuid>,
+}
+
+impl Completed {
+    /// Whether this outcome must be written at once: it moves a flow state (failure, pause,
+    /// probe) or disables a webhook, and claims must see that before they pick the webhook's
+    /// next deliveries.
+    pub fn is_urgent(&self) -> bool {
+        self.disable.is_some()
+            || self
+                .flow
+                .as_ref()
+                .is_some_and(FlowReport::matters_when_clean)
+    }
 }
 
 /// An attempt's bearing on its webhook's flow state.
@@ -74,7 +91,9 @@ pub fn write(
 ) -> QueryResult<Written> {
     let changes: Vec<StateChange> = batch.iter().map(|c| c.change.clone()).collect();
     let attempts: Vec<NewAttempt> = batch.iter().filter_map(|c| c.attempt.clone()).collect();
-    let quiet = batch.iter().all(|c| c.disable.is_none())
+    let quiet = batch
+        .iter()
+        .all(|c| c.disable.is_none() && c.hand_back.is_empty())
         && batch.iter().filter_map(|c| c.flow.as_ref()).all(|report| {
             rules.known_clean.contains(&report.webhook_id) && !report.matters_when_clean()
         });
@@ -103,6 +122,13 @@ pub fn write(
             }
         }
         let flows = move_flows(conn, &kept, rules)?;
+        let handed_back: Vec<uuid::Uuid> = batch
+            .iter()
+            .flat_map(|c| c.hand_back.iter().copied())
+            .collect();
+        if !handed_back.is_empty() {
+            delivery::release_ids(conn, worker, &handed_back)?;
+        }
         Ok(Written {
             deliveries: changed.len(),
             flows,

@@ -26,6 +26,7 @@ use super::Outbound;
 use super::body;
 use super::breaker::Signal;
 use super::claim::{self, ClaimLimits};
+use super::gather::{self, Gathering};
 use super::handoff::{Handed, Seat, Wanted};
 use super::lease::{self, LeaseClock};
 use super::local_queues::LocalQueues;
@@ -51,6 +52,9 @@ const MAX_PAUSE: Duration = Duration::from_secs(3600);
 const RECORD_BATCH: usize = 128;
 /// Outcomes waiting for the recorder, at most.
 const RECORD_BACKLOG: usize = 2 * RECORD_BATCH;
+/// How long a small batch of outcomes waits for more before it is written: at a steady
+/// trickle several share one transaction (each commit costs the database more than the rows).
+const RECORD_GATHER: Duration = Duration::from_millis(20);
 /// After a wake-up, how long to let more deliveries arrive before claiming.
 const CLAIM_COALESCE: Duration = Duration::from_millis(2);
 /// How often the retention job runs.
@@ -635,32 +639,17 @@ impl Worker {
     }
 
     /// A webhook started failing or asked for a pause: what this worker holds for it and has
-    /// not sent goes back to the queue, to be claimed under the breaker's rules.
-    fn hand_back_waiting(self: &Arc<Self>, webhook_id: i64) {
+    /// not sent stops here. The recorder hands it back to the queue together with the flow
+    /// state, to be claimed under the breaker's rules.
+    fn take_back_waiting(&self, webhook_id: i64) -> Vec<Uuid> {
         self.direct.lock().expect("direct lock").remove(&webhook_id);
-        let waiting = self
-            .queues
+        self.queues
             .lock()
             .expect("queues lock")
-            .take_waiting(webhook_id);
-        if waiting.is_empty() {
-            return;
-        }
-        let ids: Vec<Uuid> = waiting.iter().map(|job| job.id).collect();
-        let worker = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let released = worker
-                .pool
-                .get()
-                .map_err(anyhow::Error::from)
-                .and_then(|mut conn| Ok(delivery::release_ids(&mut conn, &worker.id, &ids)?));
-            // Whether or not that worked, they are no longer this worker's: an expired lease is
-            // taken back (as an attempt of unknown outcome, though none was made).
-            worker.clock.let_go(&ids);
-            if let Err(err) = released {
-                tracing::warn!("could not hand back {} deliveries: {err:#}", ids.len());
-            }
-        });
+            .take_waiting(webhook_id)
+            .iter()
+            .map(|job| job.id)
+            .collect()
     }
 
     fn remember_flows(&self, flows: &[WebhookFlow]) {
@@ -820,9 +809,11 @@ impl Worker {
             probe: job.probe,
             pause_until: pause_requested(&exchange, now),
         };
-        if flow.signal != Signal::Alive || flow.pause_until.is_some() {
-            self.hand_back_waiting(webhook_id);
-        }
+        let hand_back = if flow.signal != Signal::Alive || flow.pause_until.is_some() {
+            self.take_back_waiting(webhook_id)
+        } else {
+            Vec::new()
+        };
         let (change, history) = outcome::record(
             job.id,
             job.target.webhook_id,
@@ -838,6 +829,7 @@ impl Worker {
                 attempt: Some(history),
                 disable,
                 flow: Some(flow),
+                hand_back,
             })
             .await;
         Some(webhook_id)
@@ -897,6 +889,7 @@ fn unsendable(
         attempt: Some(history),
         disable: None,
         flow: None,
+        hand_back: Vec::new(),
     })
 }
 
@@ -920,24 +913,28 @@ fn disabled_meanwhile(row: &delivery::Claimed) -> Completed {
         attempt: None,
         disable: None,
         flow: None,
+        hand_back: Vec::new(),
     }
 }
 
-/// Writes outcomes as they come, many per transaction, until every sender is gone.
+/// Writes outcomes as they come, many per transaction (gathered for a moment when few come and
+/// none is urgent), until every sender is gone.
 async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
-    while let Some(first) = done.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < RECORD_BATCH {
-            match done.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+    let gathering = Gathering {
+        most: RECORD_BATCH,
+        window: RECORD_GATHER,
+    };
+    while let Some(batch) = gather::next_batch(&mut done, gathering, Completed::is_urgent).await {
         // Lowered before the write commits, so a claim never counts these twice as free.
         for completed in &batch {
             worker.count_finished(completed.webhook_id, -1);
         }
-        let ids: Vec<Uuid> = batch.iter().map(|c| c.change.id).collect();
+        // Handed-back deliveries too: once written (or given up on) they are not this
+        // worker's to renew.
+        let ids: Vec<Uuid> = batch
+            .iter()
+            .flat_map(|c| std::iter::once(c.change.id).chain(c.hand_back.iter().copied()))
+            .collect();
         let batch = Arc::new(batch);
         let formed = Instant::now();
         for attempt in 1u32.. {

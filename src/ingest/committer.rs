@@ -15,7 +15,7 @@ use super::request::EventSpec;
 use crate::db::PgPool;
 use crate::delivery::handoff::Handoff;
 use crate::error::Unavailable;
-use crate::tokens::{self, AuthFailure, Scope};
+use crate::tokens::AuthFailure;
 
 /// The most events one group writes (a batch request is never split).
 const GROUP_EVENTS: usize = 500;
@@ -139,13 +139,11 @@ fn write_group(
         let verdict = match checked.get(&submission.authorization) {
             Some(verdict) => verdict.clone(),
             None => {
-                match tokens::authenticate(
-                    &mut conn,
-                    submission.authorization.as_deref(),
-                    Scope::Ingest,
-                ) {
-                    Ok(found) => {
-                        let verdict = found.map(|token| format!("api token {}", token.name));
+                match caches
+                    .recent_tokens
+                    .authenticate(&mut conn, submission.authorization.as_deref())
+                {
+                    Ok(verdict) => {
                         checked.insert(submission.authorization.clone(), verdict.clone());
                         verdict
                     }

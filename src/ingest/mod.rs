@@ -7,6 +7,7 @@ pub mod event_data;
 pub mod known_types;
 pub mod other_workers;
 pub mod queue;
+pub mod recent_tokens;
 pub mod request;
 pub mod signal;
 pub mod storable;
@@ -16,9 +17,10 @@ pub mod subscriptions;
 pub const NOTIFY_CHANNEL: &str = "herald_deliveries";
 
 /// What ingest remembers between requests (per process): event types known to exist, and the
-/// enabled webhooks with their subscriptions.
+/// enabled webhooks with their subscriptions, and ingest tokens accepted in the last second.
 #[derive(Clone, Default)]
 pub struct Caches {
     pub known_types: known_types::KnownTypes,
     pub subscriptions: subscriptions::Subscriptions,
+    pub recent_tokens: recent_tokens::RecentTokens,
 }

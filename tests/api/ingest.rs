@@ -6,7 +6,7 @@ use herald::tokens::Scope;
 use serde_json::{Value, json};
 
 use crate::delivery_helpers::{create_webhook, deliveries_of, post_events, token};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, eventually, spawn_app, spawn_app_with};
 
 /// An app whose worker is off, so queued deliveries stay put for inspection.
 async fn quiet_app() -> TestApp {
@@ -107,6 +107,40 @@ async fn tokens_are_required_and_scoped() {
             .unwrap()
             .contains("revoked")
     );
+}
+
+#[tokio::test]
+async fn a_token_revoked_outside_this_process_is_refused_within_a_second() {
+    let app = spawn_app().await;
+    let event = json!({ "type": "course.completed", "data": {} })
+        .to_string()
+        .into_bytes();
+    let ingest = token(&app, Scope::Ingest).await;
+    assert_eq!(
+        raw_post(&app, Some(&ingest), "application/json", event.clone())
+            .await
+            .status(),
+        202
+    );
+    // As another Herald process would revoke it: straight in the database.
+    app.with_conn(|conn| {
+        diesel::sql_query("UPDATE api_tokens SET revoked_at = now() WHERE scope = 'ingest'")
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
+    eventually(
+        herald::ingest::recent_tokens::FRESH_FOR * 5,
+        "the revoked token to be refused",
+        || {
+            let (app, ingest, event) = (&app, &ingest, event.clone());
+            async move {
+                let answer = raw_post(app, Some(ingest), "application/json", event).await;
+                (answer.status() == 401).then_some(())
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
