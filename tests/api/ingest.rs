@@ -29,12 +29,25 @@ async fn raw_post(
     request.send().await.unwrap()
 }
 
+/// The status of posting JSON `body` with `token`.
+async fn post_status(app: &TestApp, token: &str, body: Vec<u8>) -> u16 {
+    raw_post(app, Some(token), "application/json", body)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// A `course.completed` event with no data, as a body.
+fn empty_event() -> Vec<u8> {
+    json!({ "type": "course.completed", "data": {} })
+        .to_string()
+        .into_bytes()
+}
+
 #[tokio::test]
 async fn tokens_are_required_and_scoped() {
     let app = quiet_app().await;
-    let event = json!({ "type": "course.completed", "data": {} })
-        .to_string()
-        .into_bytes();
+    let event = empty_event();
 
     let missing = raw_post(&app, None, "application/json", event.clone()).await;
     assert_eq!(missing.status(), 401);
@@ -78,12 +91,7 @@ async fn tokens_are_required_and_scoped() {
     );
 
     let ingest = token(&app, Scope::Ingest).await;
-    assert_eq!(
-        raw_post(&app, Some(&ingest), "application/json", event.clone())
-            .await
-            .status(),
-        202
-    );
+    assert_eq!(post_status(&app, &ingest, event.clone()).await, 202);
 
     let id = app
         .with_conn(|conn| {
@@ -112,16 +120,9 @@ async fn tokens_are_required_and_scoped() {
 #[tokio::test]
 async fn a_token_revoked_outside_this_process_is_refused_within_a_second() {
     let app = spawn_app().await;
-    let event = json!({ "type": "course.completed", "data": {} })
-        .to_string()
-        .into_bytes();
+    let event = empty_event();
     let ingest = token(&app, Scope::Ingest).await;
-    assert_eq!(
-        raw_post(&app, Some(&ingest), "application/json", event.clone())
-            .await
-            .status(),
-        202
-    );
+    assert_eq!(post_status(&app, &ingest, event.clone()).await, 202);
     // As another Herald process would revoke it: straight in the database.
     app.with_conn(|conn| {
         diesel::sql_query("UPDATE api_tokens SET revoked_at = now() WHERE scope = 'ingest'")
@@ -134,10 +135,7 @@ async fn a_token_revoked_outside_this_process_is_refused_within_a_second() {
         "the revoked token to be refused",
         || {
             let (app, ingest, event) = (&app, &ingest, event.clone());
-            async move {
-                let answer = raw_post(app, Some(ingest), "application/json", event).await;
-                (answer.status() == 401).then_some(())
-            }
+            async move { (post_status(app, ingest, event).await == 401).then_some(()) }
         },
     )
     .await;
