@@ -155,11 +155,13 @@ pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: i64) -> QueryResult<Op
     Ok(revoked)
 }
 
-/// The token of an `Authorization: Bearer <token>` header value.
+/// The token of an `Authorization: Bearer <token>` header value, whatever the case of the
+/// scheme (HTTP's scheme names are case-insensitive).
 pub fn bearer(header: Option<&str>) -> Option<&str> {
-    header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,5 +213,22 @@ fn change<'a>(action: &'a str, token: &ApiToken, details: serde_json::Value) -> 
         target_id: Some(token.id.to_string()),
         target_label: Some(token.name.clone()),
         details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case_and_the_token_trimmed() {
+        assert_eq!(bearer(Some("Bearer hrld_x")), Some("hrld_x"));
+        assert_eq!(bearer(Some("bearer hrld_x")), Some("hrld_x"));
+        assert_eq!(bearer(Some("BEARER   hrld_x  ")), Some("hrld_x"));
+        assert_eq!(bearer(Some("Bearer")), None);
+        assert_eq!(bearer(Some("Bearer   ")), None);
+        assert_eq!(bearer(Some("Basic aGk6dGhlcmU=")), None);
+        assert_eq!(bearer(Some("Bearerhrld_x")), None);
+        assert_eq!(bearer(None), None);
     }
 }

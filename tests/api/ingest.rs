@@ -92,6 +92,16 @@ async fn tokens_are_required_and_scoped() {
 
     let ingest = token(&app, Scope::Ingest).await;
     assert_eq!(post_status(&app, &ingest, event.clone()).await, 202);
+    // The scheme's name is case-insensitive (RFC 9110).
+    let lower_case = reqwest::Client::new()
+        .post(format!("{}/api/v1/events", app.address))
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("bearer {ingest}"))
+        .body(event.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower_case.status(), 202);
 
     let id = app
         .with_conn(|conn| {

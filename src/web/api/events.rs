@@ -75,10 +75,7 @@ pub async fn ingest(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let authorization = bearer::presented(&request);
-    if !authorization
-        .as_deref()
-        .is_some_and(|h| h.starts_with("Bearer "))
-    {
+    if crate::tokens::bearer(authorization.as_deref()).is_none() {
         // Refused before reading the body; a token that is present is checked below.
         return Err(ApiError::Unauthorized(
             "Send the API token as: Authorization: Bearer <token>.".into(),

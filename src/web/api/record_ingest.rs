@@ -72,10 +72,7 @@ pub struct Record {
 
 /// `Bearer <token>` whatever the case of the scheme (HTTP's schemes are case-insensitive).
 pub fn bearer_value(header: &str) -> Option<String> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| format!("Bearer {}", token.trim()))
+    crate::tokens::bearer(Some(header)).map(|token| format!("Bearer {token}"))
 }
 
 /// Checks the token (`authorization` as a Bearer header value) for the ingest scope.
