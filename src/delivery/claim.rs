@@ -54,16 +54,17 @@ pub struct Holdings {
     pub fast: HashSet<i64>,
 }
 
-/// Claims for `worker`. `finished_unrecorded` says, per webhook, how many of this worker's
-/// deliveries have their answer but are not yet written: they still count as in flight in the
-/// database but no longer hold the receiver. It is read after the database count, and the
-/// recorder lowers it before it commits, so the sum errs only on the side of fewer requests.
+/// Claims for `worker`. `answered` names this worker's deliveries that have their answer but
+/// whose outcome is not committed yet: still `delivering` in the database, they no longer hold
+/// the receiver, so the count of requests in flight leaves them out. A delivery stays named
+/// until its outcome commits, so it is never counted as free twice (once gone from the
+/// database's `delivering` rows and once more here) nor held as busy while being written.
 pub fn claim(
     conn: &mut PgConnection,
     worker: &str,
     limits: ClaimLimits,
     holdings: &Holdings,
-    finished_unrecorded: impl Fn() -> HashMap<i64, i64>,
+    answered: impl Fn() -> Vec<Uuid>,
 ) -> QueryResult<ClaimOutcome> {
     conn.transaction(|conn| {
         let due = webhook_flow::lock_due(conn, limits.slots as i64 + 1)?;
@@ -71,12 +72,8 @@ pub fn claim(
             return Ok(ClaimOutcome::default());
         }
         let ids: Vec<i64> = due.iter().map(|hook| hook.flow.webhook_id).collect();
-        let counted = webhook_flow::count_in_flight(conn, &ids)?;
-        let finished = finished_unrecorded();
-        let in_flight = |webhook_id: i64| {
-            let counted = counted.get(&webhook_id).copied().unwrap_or(0);
-            (counted - finished.get(&webhook_id).copied().unwrap_or(0)).max(0)
-        };
+        let counted = webhook_flow::count_in_flight(conn, &ids, &answered())?;
+        let in_flight = |webhook_id: i64| counted.get(&webhook_id).copied().unwrap_or(0);
         let now = Utc::now();
         let horizon = chrono::Duration::milliseconds(RATE_HORIZON_MS);
         let mut wire_limits = HashMap::new();

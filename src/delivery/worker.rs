@@ -73,8 +73,9 @@ pub struct Worker {
     clock: Arc<LeaseClock>,
     /// A request finished (or its outcome was written): held-back webhooks may take more.
     finished: Notify,
-    /// Per webhook: deliveries answered but not yet recorded (still `delivering` in the database).
-    finished_unrecorded: Mutex<HashMap<i64, i64>>,
+    /// Deliveries answered (or settled unsent) whose outcome is not committed yet: still
+    /// `delivering` in the database, but no longer holding the receiver.
+    answered: Mutex<HashSet<Uuid>>,
     /// Webhooks last seen with a clean flow state (no breaker, ramp or pause to update).
     known_clean: Mutex<HashSet<i64>>,
     /// Deliveries whose request is on the wire now (abandoned ones are recorded on stop).
@@ -132,7 +133,7 @@ impl Worker {
             targets: Mutex::new(HashMap::new()),
             clock: LeaseClock::new(settings_lease),
             finished: Notify::new(),
-            finished_unrecorded: Mutex::new(HashMap::new()),
+            answered: Mutex::new(HashSet::new()),
             known_clean: Mutex::new(HashSet::new()),
             sending: Mutex::new(HashSet::new()),
             listen_url,
@@ -516,10 +517,8 @@ impl Worker {
             claim::Holdings { held, fast }
         };
         let mut claimed = claim::claim(&mut conn, &self.id, limits, &holdings, || {
-            self.finished_unrecorded
-                .lock()
-                .expect("finished lock")
-                .clone()
+            let answered = self.answered.lock().expect("answered lock");
+            answered.iter().copied().collect()
         })?;
         self.remember_flows(&claimed.flows);
         {
@@ -602,9 +601,10 @@ impl Worker {
             });
         }
         // Skipped deliveries hold no receiver: they wait only for the recorder.
-        for completed in &skipped {
-            self.count_finished(completed.webhook_id, 1);
-        }
+        self.answered
+            .lock()
+            .expect("answered lock")
+            .extend(skipped.iter().map(|completed| completed.change.id));
         Ok(Claimed {
             jobs,
             skipped,
@@ -668,15 +668,6 @@ impl Worker {
                     .expect("direct lock")
                     .remove(&flow.webhook_id);
             }
-        }
-    }
-
-    fn count_finished(&self, webhook_id: i64, change: i64) {
-        let mut finished = self.finished_unrecorded.lock().expect("finished lock");
-        let count = finished.entry(webhook_id).or_default();
-        *count += change;
-        if *count <= 0 {
-            finished.remove(&webhook_id);
         }
     }
 
@@ -821,7 +812,7 @@ impl Worker {
             &exchange,
             &decision,
         );
-        self.count_finished(job.target.webhook_id, 1);
+        self.answered.lock().expect("answered lock").insert(job.id);
         let _ = done
             .send(Completed {
                 webhook_id: job.target.webhook_id,
@@ -925,10 +916,6 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
         window: RECORD_GATHER,
     };
     while let Some(batch) = gather::next_batch(&mut done, gathering, Completed::is_urgent).await {
-        // Lowered before the write commits, so a claim never counts these twice as free.
-        for completed in &batch {
-            worker.count_finished(completed.webhook_id, -1);
-        }
         // Handed-back deliveries too: once written (or given up on) they are not this
         // worker's to renew.
         let ids: Vec<Uuid> = batch
@@ -996,6 +983,12 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
             }
         }
         worker.clock.let_go(&ids);
+        // Committed (or given up on, to be taken back when its lease ends): from now on the
+        // database's count of deliveries in flight is right without them.
+        let mut answered = worker.answered.lock().expect("answered lock");
+        for completed in batch.iter() {
+            answered.remove(&completed.change.id);
+        }
     }
 }
 

@@ -102,11 +102,13 @@ pub fn lock_due(conn: &mut PgConnection, count_bound: i64) -> QueryResult<Vec<Du
     })
 }
 
-/// Requests in flight per webhook, in every worker (read after `lock_due`, so no other claim
-/// for these webhooks can run until this transaction ends).
+/// Requests in flight per webhook, in every worker, leaving out `answered` (deliveries whose
+/// answer came and whose outcome is being written); read after `lock_due`, so no other claim
+/// for these webhooks can run until this transaction ends.
 pub fn count_in_flight(
     conn: &mut PgConnection,
     webhook_ids: &[i64],
+    answered: &[uuid::Uuid],
 ) -> QueryResult<std::collections::HashMap<i64, i64>> {
     #[derive(QueryableByName)]
     struct InFlight {
@@ -121,10 +123,12 @@ pub fn count_in_flight(
     let counts: Vec<InFlight> = crate::db::prepared::sql(
         "SELECT w.id AS webhook_id,
                 (SELECT count(*) FROM deliveries d
-                 WHERE d.webhook_id = w.id AND d.status = 'delivering') AS n
+                 WHERE d.webhook_id = w.id AND d.status = 'delivering'
+                   AND d.id <> ALL($2::uuid[])) AS n
          FROM unnest($1::bigint[]) AS w(id)",
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(webhook_ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(answered)
     .load(conn)?;
     Ok(counts
         .into_iter()

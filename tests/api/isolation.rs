@@ -325,3 +325,61 @@ async fn worker_connections_commit_without_waiting_for_the_flush_and_web_ones_ke
     );
     assert_eq!(web, server, "ingest commits as the server is configured");
 }
+
+/// Claims as worker "w" would, naming `answered` as answered but not yet recorded; returns
+/// the ids taken.
+async fn claim_naming(app: &TestApp, answered: Vec<uuid::Uuid>) -> Vec<uuid::Uuid> {
+    use herald::delivery::claim::{self, ClaimLimits, Holdings};
+    app.with_conn(move |conn| {
+        let limits = ClaimLimits {
+            slots: 10,
+            concurrency: 64,
+            lease_seconds: 60,
+        };
+        claim::claim(conn, "w", limits, &Holdings::default(), || answered.clone())
+            .unwrap()
+            .deliveries
+            .into_iter()
+            .map(|row| row.id)
+            .collect()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_claim_counts_answered_deliveries_as_no_longer_in_flight() {
+    // Answered deliveries stay `delivering` until the recorder commits their outcome; a claim
+    // meanwhile must see their slots free (or a busy webhook starves while outcomes are
+    // written), and must still count every delivery not named as answered.
+    let app = spawn_app_with(|settings| settings.worker.enabled = false).await;
+    let (hook, _) = create_webhook(&app, "https://receiver.example.com/hook", |_| {}).await;
+    set_limits(&app, hook.id, 2, None).await;
+    let token = token(&app, Scope::Ingest).await;
+    post_many(&app, &token, "course.completed", 5).await;
+
+    let first = claim_naming(&app, vec![]).await;
+    assert_eq!(first.len(), 2, "the in-flight limit");
+    assert!(
+        claim_naming(&app, vec![]).await.is_empty(),
+        "both still on the wire"
+    );
+    let second = claim_naming(&app, vec![first[0]]).await;
+    assert_eq!(second.len(), 1, "one answered: one slot free");
+    let unrelated = uuid::Uuid::now_v7();
+    assert!(
+        claim_naming(&app, vec![first[0], unrelated])
+            .await
+            .is_empty(),
+        "an id that is not in flight frees nothing"
+    );
+    let third = claim_naming(&app, vec![first[0], first[1], second[0]]).await;
+    assert_eq!(third.len(), 2, "three answered: both slots free");
+    assert_eq!(
+        deliveries_of(&app, hook.id)
+            .await
+            .iter()
+            .filter(|d| d.status == "delivering")
+            .count(),
+        5
+    );
+}
