@@ -18,11 +18,12 @@ perf record -a -F 40000 -e cpu-clock -o "$work/perf.data" -- \
     env BENCH_SCENARIOS=batch,single,fanout,latency BENCH_RUNS=3 \
     cargo bench --bench delivery >/dev/null
 
-# Function names, mangled; the hash that ends a name (legacy mangling) and the crate
-# disambiguators (v0 mangling) change with the build's settings and dependency features, so
-# they become wildcards: the same script serves `cargo run --release` and the benchmark.
+# Function names, mangled (samples at addresses without a symbol are dropped). The hash that
+# ends a name (legacy mangling) and the crate disambiguators (v0 mangling) change with the
+# build's settings and dependency features, so they become wildcards: the same script serves
+# `cargo run --release` and the benchmark.
 perf report -i "$work/perf.data" --dsos herald --sort sym -F sym --stdio --no-demangle 2>/dev/null |
-    sed -n 's/^ *\[\.\] *//p' | sed 's/ *$//' |
+    sed -n 's/^ *\[\.\] *//p' | sed 's/ *$//' | grep -v '^0x' |
     sed -E 's/17h[0-9a-f]{16}E$/17h*/; s/Cs[0-9A-Za-z]+_/Cs*_/g' |
     LC_ALL=C sort -u >"$work/functions"
 
