@@ -9,6 +9,7 @@ mod catalog_search;
 mod charts;
 mod cli;
 mod client_address;
+mod code_layout;
 mod console_confirmations;
 mod console_deliveries;
 mod csrf;
