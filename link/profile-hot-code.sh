@@ -4,7 +4,8 @@
 # the pages a busy Herald touches are few (see README, "Code laid out by use").
 #
 # Needs perf and root (it samples the whole machine while the benchmark runs). Takes about
-# ten minutes here (the release build and three runs of four scenarios under perf). Run it after changes to the delivery or ingest path, then commit the result.
+# ten minutes here (the release build and three runs of four scenarios under perf). Run it
+# after changes to the delivery or ingest path, then commit the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
