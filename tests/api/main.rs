@@ -9,6 +9,8 @@ mod catalog_search;
 mod charts;
 mod cli;
 mod client_address;
+// build.rs lays the code out on Linux only.
+#[cfg(target_os = "linux")]
 mod code_layout;
 mod console_confirmations;
 mod console_deliveries;
