@@ -9,6 +9,10 @@ use secrecy::SecretString;
 
 use crate::domain::secret_key::SecretKey;
 
+/// Open HTTP connections by default: about 2 MiB of connection state at most (see
+/// `web::connection_limit`); clients beyond it wait their turn to connect.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+
 /// Everything Herald needs to run, parsed from `HERALD_*` variables and `DATABASE_URL`.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -34,6 +38,9 @@ pub struct Settings {
     pub ingest_wait: Duration,
     /// HTTP worker threads; defaults to the number of cores.
     pub http_workers: usize,
+    /// Open HTTP connections at once, across the workers; more wait to be accepted (see
+    /// `web::connection_limit`).
+    pub max_connections: usize,
     pub login_throttle: LoginThrottle,
     /// Reverse proxies whose `X-Forwarded-For` tells the client's address (see
     /// `web::client_address`); empty = the TCP peer is the client.
@@ -243,6 +250,14 @@ impl Settings {
                     std::thread::available_parallelism().map_or(2, |n| n.get()),
                 )?,
             )?,
+            max_connections: positive(
+                "HERALD_MAX_CONNECTIONS",
+                parse_or(
+                    "HERALD_MAX_CONNECTIONS",
+                    get("HERALD_MAX_CONNECTIONS"),
+                    DEFAULT_MAX_CONNECTIONS,
+                )?,
+            )?,
             login_throttle: login_throttle(&get)?,
             trusted_proxies: parse_networks(
                 "HERALD_TRUSTED_PROXIES",
@@ -345,6 +360,7 @@ impl Settings {
             ingest_concurrency: 4,
             ingest_wait: Duration::from_secs(10),
             http_workers: 1,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             login_throttle: LoginThrottle::default(),
             trusted_proxies: Vec::new(),
             allow_http_targets: true,
@@ -590,6 +606,17 @@ mod tests {
         let err = settings(&[("HERALD_ALLOW_PRIVATE_TARGETS", "10.0.0.0/33")]).unwrap_err();
         assert_eq!(err.name, "HERALD_ALLOW_PRIVATE_TARGETS");
         assert_eq!(settings(&[]).unwrap().worker.concurrency, 64);
+    }
+
+    #[test]
+    fn the_connection_limit_has_a_default_and_is_validated() {
+        assert_eq!(settings(&[]).unwrap().max_connections, 64);
+        let s = settings(&[("HERALD_MAX_CONNECTIONS", "1000")]).unwrap();
+        assert_eq!(s.max_connections, 1000);
+        for bad in ["0", "-1", "many"] {
+            let err = settings(&[("HERALD_MAX_CONNECTIONS", bad)]).unwrap_err();
+            assert_eq!(err.name, "HERALD_MAX_CONNECTIONS");
+        }
     }
 
     #[test]

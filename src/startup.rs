@@ -1,13 +1,13 @@
 //! `Application::build` binds the listener (port 0 in tests, read back with `port()`) and
 //! wires middleware, state and routes.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_web::cookie::{Key, SameSite};
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use tokio_util::sync::CancellationToken;
@@ -59,10 +59,17 @@ impl Application {
             worker: worker_pool,
             url: database_url,
         } = pools;
-        let listener = TcpListener::bind(settings.bind)
+        let listener = crate::web::connection_limit::listen(settings.bind)
             .map_err(|err| anyhow::anyhow!("could not listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let workers = settings.http_workers;
+        // The server's own connection limit is per worker.
+        let connections_per_worker = settings.max_connections.div_ceil(workers);
+        let connection_limit = crate::web::connection_limit::ConnectionLimit::new(
+            listener.try_clone()?,
+            connections_per_worker,
+            workers,
+        );
         let cookie_secure = settings.cookie_secure;
         let session_key = Key::from(&secret.derive("session-cookie"));
         let outbound = Outbound::new(
@@ -146,8 +153,10 @@ impl Application {
             ),
         });
 
+        let on_connect_limit = connection_limit.clone();
         let server =
             HttpServer::new(move || {
+                let connection_limit = connection_limit.clone();
                 App::new()
                     .wrap(from_fn(verify_csrf))
                     // Inside the session (it may read the user), outside the CSRF check (so
@@ -166,6 +175,21 @@ impl Application {
                     .wrap(from_fn(crate::auth::session_outage::unavailable_page))
                     .wrap(security_headers(cookie_secure))
                     .wrap(TracingLogger::<RequestSpan>::new())
+                    // Outermost, so every answer (errors included) can make room.
+                    .wrap_fn(move |request, service| {
+                        let limit = connection_limit.clone();
+                        let response = service.call(request);
+                        async move {
+                            let mut response = response.await?;
+                            if limit.should_close() {
+                                response
+                                    .response_mut()
+                                    .head_mut()
+                                    .set_connection_type(ConnectionType::Close);
+                            }
+                            Ok(response)
+                        }
+                    })
                     .app_data(state.clone())
                     .app_data(web::FormConfig::default().limit(64 * 1024))
                     .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(
@@ -183,8 +207,10 @@ impl Application {
                         not_found(&request).error_response()
                     }))
             })
+            .on_connect(move |_, data| on_connect_limit.connected(data))
             .listen(listener)?
             .workers(workers)
+            .max_connections(connections_per_worker)
             .shutdown_timeout(30)
             // The caller owns signal handling (see `stop_on_signal`), installed before it
             // announces readiness, so an early SIGTERM is never missed.

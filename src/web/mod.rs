@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_sentence;
 pub mod charts;
 pub mod client_address;
+pub mod connection_limit;
 pub mod counting;
 pub mod dashboard;
 pub mod deliveries;

@@ -9,6 +9,7 @@ mod catalog_search;
 mod charts;
 mod cli;
 mod client_address;
+mod connection_limit;
 // build.rs lays the code out on Linux only.
 #[cfg(target_os = "linux")]
 mod code_layout;
