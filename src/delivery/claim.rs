@@ -52,6 +52,8 @@ pub struct ClaimLimits {
 pub struct Holdings {
     pub held: HashMap<i64, i64>,
     pub fast: HashSet<i64>,
+    /// Webhooks that asked for a pause this worker has not committed yet: they get nothing.
+    pub paused: HashSet<i64>,
 }
 
 /// Claims for `worker`. `answered` names this worker's deliveries that have their answer but
@@ -83,7 +85,10 @@ pub fn claim(
             .map(|hook| {
                 let webhook_id = hook.flow.webhook_id;
                 let own_limit = i64::from(hook.max_in_flight).min(limits.concurrency as i64);
-                let limit = if hook.flow.failing() {
+                let paused = holdings.paused.contains(&webhook_id);
+                let limit = if paused {
+                    0
+                } else if hook.flow.failing() {
                     1
                 } else {
                     hook.flow
@@ -96,6 +101,7 @@ pub fn claim(
                 // rounds at once: this worker keeps its requests on the wire within `limit`.
                 let others = in_flight - holdings.held.get(&webhook_id).copied().unwrap_or(0);
                 let unhindered = others <= 0
+                    && !paused
                     && !hook.flow.failing()
                     && hook.flow.ramp.is_none()
                     && hook.rate_limit_per_second.is_none();

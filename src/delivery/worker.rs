@@ -78,6 +78,10 @@ pub struct Worker {
     answered: Mutex<HashSet<Uuid>>,
     /// Webhooks last seen with a clean flow state (no breaker, ramp or pause to update).
     known_clean: Mutex<HashSet<i64>>,
+    /// Webhooks whose receiver asked for a pause (429 with `Retry-After`) that is not
+    /// committed yet, with how many such answers wait for the recorder: until then the
+    /// database does not know of the pause, so claims give them nothing.
+    unrecorded_pauses: Mutex<HashMap<i64, usize>>,
     /// Deliveries whose request is on the wire now (abandoned ones are recorded on stop).
     sending: Mutex<HashSet<Uuid>>,
     /// Where the LISTEN connection goes (`None`: no listener, polling only).
@@ -135,6 +139,7 @@ impl Worker {
             finished: Notify::new(),
             answered: Mutex::new(HashSet::new()),
             known_clean: Mutex::new(HashSet::new()),
+            unrecorded_pauses: Mutex::new(HashMap::new()),
             sending: Mutex::new(HashSet::new()),
             listen_url,
             other_workers,
@@ -514,7 +519,14 @@ impl Worker {
                 .chain(self.known_clean.lock().expect("clean lock").iter().copied())
                 .filter(|id| queues.is_fast(*id))
                 .collect();
-            claim::Holdings { held, fast }
+            let paused = self
+                .unrecorded_pauses
+                .lock()
+                .expect("pauses lock")
+                .keys()
+                .copied()
+                .collect();
+            claim::Holdings { held, fast, paused }
         };
         let mut claimed = claim::claim(&mut conn, &self.id, limits, &holdings, || {
             let answered = self.answered.lock().expect("answered lock");
@@ -650,6 +662,23 @@ impl Worker {
             .iter()
             .map(|job| job.id)
             .collect()
+    }
+
+    /// The pauses `batch` carried are committed (or given up on): claims may look at these
+    /// webhooks again, and see the pause in the database.
+    fn forget_pauses(&self, batch: &[Completed]) {
+        let mut pauses = self.unrecorded_pauses.lock().expect("pauses lock");
+        for flow in batch.iter().filter_map(|c| c.flow.as_ref()) {
+            if flow.pause_until.is_none() {
+                continue;
+            }
+            if let Some(count) = pauses.get_mut(&flow.webhook_id) {
+                *count -= 1;
+                if *count == 0 {
+                    pauses.remove(&flow.webhook_id);
+                }
+            }
+        }
     }
 
     fn remember_flows(&self, flows: &[WebhookFlow]) {
@@ -800,6 +829,14 @@ impl Worker {
             probe: job.probe,
             pause_until: pause_requested(&exchange, now),
         };
+        if flow.pause_until.is_some() {
+            *self
+                .unrecorded_pauses
+                .lock()
+                .expect("pauses lock")
+                .entry(webhook_id)
+                .or_default() += 1;
+        }
         let hand_back = if flow.signal != Signal::Alive || flow.pause_until.is_some() {
             self.take_back_waiting(webhook_id)
         } else {
@@ -983,6 +1020,7 @@ async fn record_loop(worker: Arc<Worker>, mut done: mpsc::Receiver<Completed>) {
             }
         }
         worker.clock.let_go(&ids);
+        worker.forget_pauses(&batch);
         // Committed (or given up on, to be taken back when its lease ends): from now on the
         // database's count of deliveries in flight is right without them.
         let mut answered = worker.answered.lock().expect("answered lock");
