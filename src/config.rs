@@ -9,10 +9,11 @@ use secrecy::SecretString;
 
 use crate::domain::secret_key::SecretKey;
 
-/// Open HTTP connections by default: at most about 30 MiB of connection state (see
-/// `web::connection_limit`), and room for a crowd of clients before any waits its turn
-/// (a limit of 64 held a 500-client flood to 23 MiB but halved the ingest it accepted).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The HTTP server's own connection limit per worker, used when `HERALD_MAX_CONNECTIONS` is
+/// not set. No tighter default: a client that sends a request head and never its body holds
+/// its connection until it goes away, so a low limit would let a few such clients lock
+/// everyone out (see `web::connection_limit`).
+pub const SERVER_CONNECTIONS_PER_WORKER: usize = 25_600;
 
 /// Everything Herald needs to run, parsed from `HERALD_*` variables and `DATABASE_URL`.
 #[derive(Debug, Clone)]
@@ -39,9 +40,9 @@ pub struct Settings {
     pub ingest_wait: Duration,
     /// HTTP worker threads; defaults to the number of cores.
     pub http_workers: usize,
-    /// Open HTTP connections at once, across the workers; more wait to be accepted (see
-    /// `web::connection_limit`).
-    pub max_connections: usize,
+    /// Open HTTP connections at once, across the workers, when set; more wait to be accepted
+    /// (see `web::connection_limit`).
+    pub max_connections: Option<usize>,
     pub login_throttle: LoginThrottle,
     /// Reverse proxies whose `X-Forwarded-For` tells the client's address (see
     /// `web::client_address`); empty = the TCP peer is the client.
@@ -251,14 +252,13 @@ impl Settings {
                     std::thread::available_parallelism().map_or(2, |n| n.get()),
                 )?,
             )?,
-            max_connections: positive(
-                "HERALD_MAX_CONNECTIONS",
-                parse_or(
+            max_connections: match get("HERALD_MAX_CONNECTIONS").filter(|v| !v.trim().is_empty()) {
+                None => None,
+                raw => Some(positive(
                     "HERALD_MAX_CONNECTIONS",
-                    get("HERALD_MAX_CONNECTIONS"),
-                    DEFAULT_MAX_CONNECTIONS,
-                )?,
-            )?,
+                    parse_or("HERALD_MAX_CONNECTIONS", raw, 0usize)?,
+                )?),
+            },
             login_throttle: login_throttle(&get)?,
             trusted_proxies: parse_networks(
                 "HERALD_TRUSTED_PROXIES",
@@ -361,7 +361,7 @@ impl Settings {
             ingest_concurrency: 4,
             ingest_wait: Duration::from_secs(10),
             http_workers: 1,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections: None,
             login_throttle: LoginThrottle::default(),
             trusted_proxies: Vec::new(),
             allow_http_targets: true,
@@ -611,9 +611,15 @@ mod tests {
 
     #[test]
     fn the_connection_limit_has_a_default_and_is_validated() {
-        assert_eq!(settings(&[]).unwrap().max_connections, 1024);
+        assert_eq!(settings(&[]).unwrap().max_connections, None);
+        assert_eq!(
+            settings(&[("HERALD_MAX_CONNECTIONS", " ")])
+                .unwrap()
+                .max_connections,
+            None
+        );
         let s = settings(&[("HERALD_MAX_CONNECTIONS", "64")]).unwrap();
-        assert_eq!(s.max_connections, 64);
+        assert_eq!(s.max_connections, Some(64));
         for bad in ["0", "-1", "many"] {
             let err = settings(&[("HERALD_MAX_CONNECTIONS", bad)]).unwrap_err();
             assert_eq!(err.name, "HERALD_MAX_CONNECTIONS");

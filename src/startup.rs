@@ -64,7 +64,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let workers = settings.http_workers;
         // The server's own connection limit is per worker.
-        let connections_per_worker = settings.max_connections.div_ceil(workers);
+        let connections_per_worker = settings
+            .max_connections
+            .map_or(crate::config::SERVER_CONNECTIONS_PER_WORKER, |limit| {
+                limit.div_ceil(workers)
+            });
         let connection_limit = crate::web::connection_limit::ConnectionLimit::new(
             listener.try_clone()?,
             connections_per_worker,

@@ -7,6 +7,11 @@
 //! holding keep-alive connections cannot starve the ones waiting there, a response closes its
 //! connection (`Connection: close`) while the limit is reached and someone is waiting; the
 //! client reconnects and queues behind them.
+//!
+//! There is no limit unless one is set: the HTTP server times out request heads but not
+//! bodies, so a client that sends a head with a `Content-Length` and then nothing holds its
+//! place until it goes away, and with a low limit a few such clients would lock everyone out.
+//! A limit belongs behind a proxy that buffers whole requests.
 
 use std::net::TcpListener;
 use std::sync::Arc;

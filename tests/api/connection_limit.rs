@@ -25,7 +25,7 @@ fn closes_connection(response: &reqwest::Response) -> bool {
 
 #[tokio::test]
 async fn clients_beyond_the_connection_limit_are_served_in_turn() {
-    let app = spawn_app_with(|settings| settings.max_connections = 2).await;
+    let app = spawn_app_with(|settings| settings.max_connections = Some(2)).await;
     let url = format!("{}/healthz", app.address);
 
     // Two clients keep both connections busy until the others are done.
@@ -83,7 +83,7 @@ async fn clients_beyond_the_connection_limit_are_served_in_turn() {
 
 #[tokio::test]
 async fn at_the_limit_connections_stay_open_while_nobody_waits() {
-    let app = spawn_app_with(|settings| settings.max_connections = 2).await;
+    let app = spawn_app_with(|settings| settings.max_connections = Some(2)).await;
     let url = format!("{}/healthz", app.address);
     let clients = [own_connection(), own_connection()];
     for _ in 0..5 {
