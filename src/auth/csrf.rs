@@ -33,7 +33,13 @@ pub async fn verify_csrf(
     let provided = match req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
         Some(token) => Some(token.to_owned()),
         None => {
-            let body = req.extract::<Bytes>().await?;
+            // A body too large, or cut off, is answered here (413, 400): as an `Err` it would
+            // reach the layer outside the session, which takes any error for the store's and
+            // answers "database unavailable".
+            let body = match req.extract::<Bytes>().await {
+                Ok(body) => body,
+                Err(err) => return Ok(req.error_response(err)),
+            };
             let token = form_token(&body);
             // Hand the body back so the handler can read the form.
             req.set_payload(Payload::from(body));

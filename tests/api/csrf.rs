@@ -117,3 +117,20 @@ async fn a_form_sent_without_any_session_cookie_says_the_browser_dropped_it() {
     );
     assert!(html.contains("HERALD_COOKIE_SECURE=false"), "{html}");
 }
+
+#[tokio::test]
+async fn a_form_body_that_cannot_be_read_is_the_clients_error_not_an_outage() {
+    let app = spawn_app().await;
+    app.login_as(Role::Admin).await;
+    // Larger than any form the console takes: refused as too large, never as "database
+    // unavailable" (which the layer outside would make of an unexplained error).
+    let response = reqwest::Client::new()
+        .post(format!("{}/users", app.address))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 300 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(response.headers().get("retry-after").is_none());
+}
