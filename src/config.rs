@@ -43,6 +43,8 @@ pub struct Settings {
     /// Open HTTP connections at once, across the workers, when set; more wait to be accepted
     /// (see `web::connection_limit`).
     pub max_connections: Option<usize>,
+    /// How long a request's body may take to arrive after its head (see `web::body_deadline`).
+    pub request_body_timeout: Duration,
     pub login_throttle: LoginThrottle,
     /// Reverse proxies whose `X-Forwarded-For` tells the client's address (see
     /// `web::client_address`); empty = the TCP peer is the client.
@@ -259,6 +261,14 @@ impl Settings {
                     parse_or("HERALD_MAX_CONNECTIONS", raw, 0usize)?,
                 )?),
             },
+            request_body_timeout: Duration::from_secs(positive(
+                "HERALD_REQUEST_BODY_TIMEOUT_SECONDS",
+                parse_or(
+                    "HERALD_REQUEST_BODY_TIMEOUT_SECONDS",
+                    get("HERALD_REQUEST_BODY_TIMEOUT_SECONDS"),
+                    30u64,
+                )?,
+            )?),
             login_throttle: login_throttle(&get)?,
             trusted_proxies: parse_networks(
                 "HERALD_TRUSTED_PROXIES",
@@ -362,6 +372,7 @@ impl Settings {
             ingest_wait: Duration::from_secs(10),
             http_workers: 1,
             max_connections: None,
+            request_body_timeout: Duration::from_secs(30),
             login_throttle: LoginThrottle::default(),
             trusted_proxies: Vec::new(),
             allow_http_targets: true,
@@ -620,6 +631,12 @@ mod tests {
         );
         let s = settings(&[("HERALD_MAX_CONNECTIONS", "64")]).unwrap();
         assert_eq!(s.max_connections, Some(64));
+        assert_eq!(
+            settings(&[]).unwrap().request_body_timeout,
+            Duration::from_secs(30)
+        );
+        let err = settings(&[("HERALD_REQUEST_BODY_TIMEOUT_SECONDS", "0")]).unwrap_err();
+        assert_eq!(err.name, "HERALD_REQUEST_BODY_TIMEOUT_SECONDS");
         for bad in ["0", "-1", "many"] {
             let err = settings(&[("HERALD_MAX_CONNECTIONS", bad)]).unwrap_err();
             assert_eq!(err.name, "HERALD_MAX_CONNECTIONS");

@@ -163,6 +163,8 @@ impl Application {
                 let connection_limit = connection_limit.clone();
                 App::new()
                     .wrap(from_fn(verify_csrf))
+                    // Outside the CSRF check, which reads console form bodies.
+                    .wrap(from_fn(crate::web::body_deadline::within_deadline))
                     // Inside the session (it may read the user), outside the CSRF check (so
                     // a refused form also keeps the navigation).
                     .wrap(from_fn(crate::web::error_layout::in_layout))

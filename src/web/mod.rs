@@ -7,6 +7,7 @@ pub mod api_docs;
 pub mod assets;
 pub mod audit;
 pub mod audit_sentence;
+pub mod body_deadline;
 pub mod charts;
 pub mod client_address;
 pub mod connection_limit;

@@ -4,6 +4,7 @@ mod account;
 mod api_docs;
 mod audit_page;
 mod authorization_masking;
+mod body_deadline;
 mod browser;
 mod catalog_search;
 mod charts;
