@@ -7,7 +7,7 @@
 use actix_web::Error;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use subtle::ConstantTimeEq;
@@ -38,7 +38,18 @@ pub async fn verify_csrf(
             // answers "database unavailable".
             let body = match req.extract::<Bytes>().await {
                 Ok(body) => body,
-                Err(err) => return Ok(req.error_response(err)),
+                Err(err) => {
+                    // The console's error page (in the layout), with the status actix chose.
+                    let status = err.as_response_error().status_code();
+                    let problem = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                        "The form is larger than Herald accepts. Shorten what you entered and try again."
+                    } else {
+                        "The form did not arrive in full. Try again."
+                    };
+                    let mut refused = req.error_response(AppError::BadRequest(problem.into()));
+                    refused.response_mut().head_mut().status = status;
+                    return Ok(refused);
+                }
             };
             let token = form_token(&body);
             // Hand the body back so the handler can read the form.

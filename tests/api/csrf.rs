@@ -133,4 +133,9 @@ async fn a_form_body_that_cannot_be_read_is_the_clients_error_not_an_outage() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(response.headers().get("retry-after").is_none());
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("The form is larger than Herald accepts"),
+        "{page}"
+    );
 }
