@@ -30,6 +30,10 @@ pub struct ClusterOptions {
     pub max_connections: u32,
     /// Load `pg_stat_statements` (the benchmark's breakdown of database work per delivery).
     pub track_statements: bool,
+    /// Also accept TLS connections on 127.0.0.1 at this port (which then names the Unix
+    /// socket too), with a self-signed certificate made by the `openssl` command: for tests
+    /// of TLS to the database. Herald's own cluster is reached over its Unix socket only.
+    pub tls_port: Option<u16>,
 }
 
 impl Default for ClusterOptions {
@@ -38,6 +42,7 @@ impl Default for ClusterOptions {
             durable: true,
             max_connections: 100,
             track_statements: false,
+            tls_port: None,
         }
     }
 }
@@ -47,6 +52,8 @@ impl Default for ClusterOptions {
 pub struct EmbeddedPostgres {
     root: PathBuf,
     socket_dir: PathBuf,
+    port: u16,
+    tls: bool,
     postmaster: Option<Child>,
 }
 
@@ -84,6 +91,8 @@ impl EmbeddedPostgres {
         let mut cluster = Self {
             root: root.clone(),
             socket_dir,
+            port: options.tls_port.unwrap_or(PORT),
+            tls: options.tls_port.is_some(),
             postmaster: None,
         };
         if running_postmaster(&data).is_some() {
@@ -100,9 +109,26 @@ impl EmbeddedPostgres {
     /// A libpq URL for `database` over the cluster's unix socket.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgresql:///{database}?host={}&port={PORT}&user={SUPERUSER}",
-            urlencoding::encode(&self.socket_dir.to_string_lossy())
+            "postgresql:///{database}?host={}&port={}&user={SUPERUSER}",
+            urlencoding::encode(&self.socket_dir.to_string_lossy()),
+            self.port
         )
+    }
+
+    /// A libpq URL for `database` over TLS on 127.0.0.1, when the cluster was started with
+    /// `tls_port`.
+    pub fn tls_url(&self, database: &str) -> Option<String> {
+        self.tls.then(|| {
+            format!(
+                "postgresql://{SUPERUSER}@127.0.0.1:{}/{database}?sslmode=require",
+                self.port
+            )
+        })
+    }
+
+    /// The certificate and key of the TLS listener.
+    fn tls_files(&self) -> (PathBuf, PathBuf) {
+        (self.root.join("server.crt"), self.root.join("server.key"))
     }
 
     pub fn root(&self) -> &Path {
@@ -176,7 +202,7 @@ impl EmbeddedPostgres {
             .arg(data)
             .arg("-k")
             .arg(&self.socket_dir)
-            .args(["-h", "", "-p", &PORT.to_string()])
+            .args(["-p", &self.port.to_string()])
             .args(["-c", "unix_socket_permissions=0700"])
             // Short OLTP statements only: JIT compiling costs more than it saves (see
             // db/liveness.rs, which also turns it off for a server of one's own).
@@ -185,6 +211,17 @@ impl EmbeddedPostgres {
                 "-c",
                 &format!("max_connections={}", options.max_connections),
             ]);
+        if options.tls_port.is_some() {
+            let (certificate, key) = self.tls_files();
+            make_self_signed_certificate(&certificate, &key, account)?;
+            command
+                .args(["-h", "127.0.0.1", "-c", "ssl=on", "-c"])
+                .arg(format!("ssl_cert_file={}", certificate.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", key.display()));
+        } else {
+            command.args(["-h", ""]);
+        }
         if options.track_statements {
             command
                 .args(["-c", "shared_preload_libraries=pg_stat_statements"])
@@ -324,6 +361,42 @@ fn run_as(command: &mut Command, account: Option<&ServerAccount>) {
         command.uid(account.uid.as_raw()).gid(account.gid.as_raw());
         command.env("HOME", "/tmp").env("USER", &account.name);
     }
+}
+
+/// A certificate for `localhost` and its key, readable by the server account alone (the
+/// server refuses a key others can read).
+fn make_self_signed_certificate(
+    certificate: &Path,
+    key: &Path,
+    account: Option<&ServerAccount>,
+) -> anyhow::Result<()> {
+    if !certificate.exists() {
+        let output = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(key)
+            .arg("-out")
+            .arg(certificate)
+            .output()
+            .context("could not run `openssl req` for the test certificate")?;
+        if !output.status.success() {
+            bail!(
+                "openssl req failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+    }
+    for file in [certificate, key] {
+        if let Some(account) = account {
+            chown(file, Some(account.uid), Some(account.gid))
+                .with_context(|| format!("could not give {} to the server", file.display()))?;
+        }
+        fs::set_permissions(file, fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("could not restrict {}", file.display()))?;
+    }
+    Ok(())
 }
 
 /// Creates `dir` with mode 0700, owned by the server account when there is one.

@@ -3,6 +3,7 @@
 pub mod embedded;
 pub mod liveness;
 pub mod monitor;
+pub mod notifications;
 pub mod partitions;
 pub mod prepared;
 pub mod schema;

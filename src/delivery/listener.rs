@@ -1,6 +1,6 @@
 //! Wakes the worker when another Herald process queues deliveries: a dedicated asynchronous
-//! connection (tokio-postgres, since diesel has no way to wait for a notification) LISTENs on
-//! the channel the ingest transaction NOTIFYs at commit, and sleeps until one arrives — no
+//! connection (`db::notifications`, since diesel has no way to wait for a notification)
+//! LISTENs on the channel the ingest transaction NOTIFYs at commit, and sleeps until one arrives — no
 //! polling, so an idle Herald costs nothing here. When the connection is lost, the worker's
 //! polling interval covers the gap and the listener reconnects after a pause.
 
@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
+use crate::db::notifications::NotificationConnection;
 use crate::ingest::NOTIFY_CHANNEL;
 use crate::ingest::other_workers::{self, OtherWorkers};
 
@@ -62,45 +61,20 @@ async fn listen(
     others: &OtherWorkers,
     lost: &mut bool,
 ) -> String {
-    let mut config: tokio_postgres::Config = match database_url.parse() {
-        Ok(config) => config,
-        Err(err) => return err.to_string(),
-    };
-    // How ingest in other processes knows a worker here wants notifications.
-    config.application_name(other_workers::listener_name());
-    let (client, mut connection) = match config.connect(NoTls).await {
-        Ok(pair) => pair,
-        Err(err) => return err.to_string(),
-    };
-    // The connection object does the socket work; its messages carry the notifications.
-    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    // Named so ingest in other processes knows a worker here wants notifications.
+    let mut connection =
+        match NotificationConnection::connect(database_url, other_workers::listener_name()).await {
+            Ok(connection) => connection,
+            Err(err) => return err,
+        };
     // What joined while this listener was away went unheard: ask again before trusting it.
     others.forget();
     let statement = format!(
         "LISTEN {NOTIFY_CHANNEL}; SELECT pg_notify('{NOTIFY_CHANNEL}', '{}')",
         other_workers::joined_payload()
     );
-    let subscribe = client.batch_execute(&statement);
-    tokio::pin!(subscribe);
-    // The LISTEN needs the connection driven while it runs.
-    loop {
-        tokio::select! {
-            done = &mut subscribe => {
-                if let Err(err) = done {
-                    return err.to_string();
-                }
-                break;
-            }
-            message = messages.next() => match message {
-                Some(Ok(AsyncMessage::Notification(note))) => {
-                    others.heard(note.payload());
-                    wake.notify_one();
-                }
-                Some(Ok(_)) => {}
-                Some(Err(err)) => return err.to_string(),
-                None => return "the server closed the connection".into(),
-            },
-        }
+    if let Err(err) = connection.execute(&statement).await {
+        return err;
     }
     if *lost {
         tracing::info!("LISTEN connection back");
@@ -110,14 +84,12 @@ async fn listen(
     // A notification sent while there was no listener is covered by one poll now.
     wake.notify_one();
     loop {
-        match messages.next().await {
-            Some(Ok(AsyncMessage::Notification(note))) => {
-                others.heard(note.payload());
+        match connection.next_payload().await {
+            Ok(payload) => {
+                others.heard(&payload);
                 wake.notify_one();
             }
-            Some(Ok(_)) => {}
-            Some(Err(err)) => return err.to_string(),
-            None => return "the server closed the connection".into(),
+            Err(err) => return err,
         }
     }
 }

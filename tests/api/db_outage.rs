@@ -30,6 +30,7 @@ const CLUSTER: ClusterOptions = ClusterOptions {
     durable: false,
     max_connections: 50,
     track_statements: false,
+    tls_port: None,
 };
 
 /// How long the API may take to refuse while the database is down.

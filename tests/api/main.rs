@@ -18,6 +18,7 @@ mod console_confirmations;
 mod console_deliveries;
 mod csrf;
 mod custom_header_names;
+mod database_tls;
 mod db_outage;
 mod delivery;
 mod delivery_helpers;

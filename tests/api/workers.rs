@@ -16,7 +16,7 @@ use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::receiver::{Receiver, Reply};
 
 /// A `herald worker` process, killed when dropped.
-struct WorkerProcess(Child);
+pub struct WorkerProcess(Child);
 
 impl WorkerProcess {
     /// Starts a worker on the app's database and waits until it says it is delivering.
@@ -27,10 +27,15 @@ impl WorkerProcess {
     /// Like [`start`](Self::start), looking for due deliveries every `poll_ms` when nothing
     /// wakes it.
     async fn start_polling_every(app: &TestApp, poll_ms: &str) -> Self {
+        Self::start_on(&app.database.url, &app.secret_key_text, poll_ms).await
+    }
+
+    /// A worker on the database at `url`, with the installation's secret key.
+    pub async fn start_on(url: &str, secret_key: &str, poll_ms: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("worker")
-            .env("DATABASE_URL", &app.database.url)
-            .env("HERALD_SECRET_KEY", &app.secret_key_text)
+            .env("DATABASE_URL", url)
+            .env("HERALD_SECRET_KEY", secret_key)
             .env("HERALD_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
             .env("HERALD_WORKER_POLL_MS", poll_ms)
             .env("HERALD_WORKER_LEASE_SECONDS", "3")
