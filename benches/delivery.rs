@@ -249,6 +249,15 @@ async fn run() -> anyhow::Result<()> {
         )
         .await?;
     }
+    // The peak of the issue's own scenarios, apart from the floods and faults that follow.
+    let throughput_peak = if ["single", "batch", "fanout", "latency"]
+        .iter()
+        .any(|name| wants(name))
+    {
+        Some(bench.herald.peak_rss_mib()?)
+    } else {
+        None
+    };
     if wants("idle") {
         idle(&bench, runs).await?;
     }
@@ -267,9 +276,15 @@ async fn run() -> anyhow::Result<()> {
     if wants("takeover") {
         takeover::run(&mut bench, runs).await?;
     }
+    if let Some(peak) = throughput_peak {
+        println!(
+            "{:<60} {:>8.1} MiB",
+            "Herald peak RSS, one-per-call, batch, fan-out and 200/s", peak
+        );
+    }
     println!(
         "{:<60} {:>8.1} MiB",
-        "Herald peak RSS after start-up (VmHWM)",
+        "Herald peak RSS after start-up, every scenario (VmHWM)",
         bench.herald.peak_rss_mib()?.max(bench.earlier_peak_rss_mib)
     );
     println!(
