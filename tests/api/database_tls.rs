@@ -11,10 +11,10 @@ use diesel::sql_types::{BigInt, Bool};
 use herald::db::embedded::{ClusterOptions, EmbeddedPostgres};
 use herald::domain::secret_box::SecretBox;
 use herald::domain::secret_key::SecretKey;
-use herald::model::audit::Actor;
-use herald::webhooks::input::{ParseContext, WebhookInput};
+use herald::webhooks::input::WebhookInput;
 
-use crate::helpers::eventually;
+use crate::delivery_helpers::store_webhook;
+use crate::helpers::{eventually, free_port};
 use crate::receiver::{Receiver, Reply};
 use crate::workers::WorkerProcess;
 
@@ -24,15 +24,6 @@ struct Listeners {
     count: i64,
     #[diesel(sql_type = Bool)]
     all_tls: bool,
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
@@ -69,16 +60,7 @@ async fn a_worker_on_a_database_that_requires_tls_is_woken_by_notifications() {
         input.name = "over TLS".into();
         input.endpoint_url = endpoint;
         input.events = vec!["course.completed".into()];
-        let catalog = herald::model::event_type::names(&mut conn).unwrap();
-        let spec = input
-            .parse(&ParseContext {
-                allow_http: true,
-                catalog: &catalog,
-                has_auth_header: false,
-                header_names: &[],
-            })
-            .unwrap();
-        herald::webhooks::service::create(&mut conn, &Actor::system(), &spec, &secrets).unwrap();
+        store_webhook(&mut conn, &input, &secrets);
         drop(conn);
         pool
     })

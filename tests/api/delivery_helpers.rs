@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 use herald::db::schema::{deliveries, delivery_attempts};
+use herald::domain::secret_box::SecretBox;
 use herald::model::audit::Actor;
 use herald::model::delivery::Delivery;
 use herald::model::delivery_attempt::Attempt;
@@ -33,19 +34,26 @@ pub async fn create_webhook(
     input.timeout_seconds = "2".into();
     configure(&mut input);
     let secrets = app.secrets.clone();
-    app.with_conn(move |conn| {
-        let catalog = herald::model::event_type::names(conn).unwrap();
-        let spec = input
-            .parse(&ParseContext {
-                allow_http: true,
-                catalog: &catalog,
-                has_auth_header: false,
-                header_names: &[],
-            })
-            .expect("a valid webhook");
-        service::create(conn, &Actor::system(), &spec, &secrets).unwrap()
-    })
-    .await
+    app.with_conn(move |conn| store_webhook(conn, &input, &secrets))
+        .await
+}
+
+/// Stores the webhook `input` describes (plain http allowed) through the console's service.
+pub fn store_webhook(
+    conn: &mut PgConnection,
+    input: &WebhookInput,
+    secrets: &SecretBox,
+) -> (Webhook, Option<SigningSecret>) {
+    let catalog = herald::model::event_type::names(conn).unwrap();
+    let spec = input
+        .parse(&ParseContext {
+            allow_http: true,
+            catalog: &catalog,
+            has_auth_header: false,
+            header_names: &[],
+        })
+        .expect("a valid webhook");
+    service::create(conn, &Actor::system(), &spec, secrets).unwrap()
 }
 
 pub async fn token(app: &TestApp, scope: Scope) -> String {

@@ -106,6 +106,15 @@ fn cluster() -> &'static Cluster {
 }
 
 /// `url` pointing at `database` instead.
+/// A port on 127.0.0.1 nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn with_database(url: &str, database: &str) -> String {
     let mut parsed = url::Url::parse(url).expect("DATABASE_URL is not a URL");
     parsed.set_path(&format!("/{database}"));

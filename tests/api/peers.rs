@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::helpers::free_port;
+
 const RALPH: &str = "ralph-malph[lrs,cli]==5.1.0";
 const IMS_CALIPER: &str = "ims-caliper@1.1.0";
 
@@ -70,14 +72,6 @@ fn run(command: &mut Command) -> Result<(), String> {
                 .unwrap_or_default()
         ))
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn answers(url: &str) {
