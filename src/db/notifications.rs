@@ -104,9 +104,13 @@ impl NotificationConnection {
             return Err(self.error());
         }
         // In non-blocking mode the statement may not have left in one go.
-        // SAFETY: a live connection handle.
-        while unsafe { PQflush(self.conn.0) } == 1 {
-            self.wait_for(Interest::WRITABLE).await?;
+        loop {
+            // SAFETY: a live connection handle.
+            match unsafe { PQflush(self.conn.0) } {
+                0 => break,
+                1 => self.wait_for(Interest::WRITABLE).await?,
+                _ => return Err(self.error()),
+            }
         }
         let mut failure = None;
         loop {
