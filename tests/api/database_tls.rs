@@ -2,7 +2,6 @@
 //! connection included: it once spoke only plain text, and a database requiring TLS left
 //! other processes' workers polling.
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use herald::domain::secret_key::SecretKey;
 use herald::webhooks::input::WebhookInput;
 
 use crate::delivery_helpers::store_webhook;
-use crate::helpers::{eventually, free_port};
+use crate::helpers::{eventually, free_port, private_cluster_root};
 use crate::receiver::{Receiver, Reply};
 use crate::workers::WorkerProcess;
 
@@ -28,13 +27,7 @@ struct Listeners {
 
 #[tokio::test]
 async fn a_worker_on_a_database_that_requires_tls_is_woken_by_notifications() {
-    let dir = tempfile::Builder::new()
-        .prefix("herald-tls-")
-        .tempdir()
-        .unwrap();
-    // As root the cluster runs as `postgres`, which must be able to enter the dir.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.path().join("pg");
+    let (_dir, root) = private_cluster_root("herald-tls-");
     let options = ClusterOptions {
         durable: false,
         max_connections: 30,

@@ -3,7 +3,6 @@
 //! cached result, and recovery without a restart. The outage runs on a private cluster this
 //! test starts, stops and starts again; the shared test cluster is never touched.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,16 +37,8 @@ const API_BOUND: Duration = Duration::from_secs(2);
 /// How long `/healthz` may take, whatever happens.
 const HEALTH_BOUND: Duration = Duration::from_secs(1);
 
-/// A temporary directory for a private cluster, and the cluster's path inside it.
 fn cluster_root() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new()
-        .prefix("herald-outage-")
-        .tempdir()
-        .unwrap();
-    // As root the cluster runs as `postgres`, which must be able to enter the dir.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.path().join("pg");
-    (dir, root)
+    crate::helpers::private_cluster_root("herald-outage-")
 }
 
 async fn start_cluster(root: PathBuf) -> EmbeddedPostgres {

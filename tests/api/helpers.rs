@@ -106,6 +106,15 @@ fn cluster() -> &'static Cluster {
 }
 
 /// `url` pointing at `database` instead.
+/// A temporary directory for a private PostgreSQL cluster, and the cluster's path inside it.
+pub fn private_cluster_root(prefix: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    // As root the cluster runs as `postgres`, which must be able to enter the dir.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.path().join("pg");
+    (dir, root)
+}
+
 /// A port on 127.0.0.1 nothing listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
